@@ -1,0 +1,75 @@
+//! Errno names for error lines (`nestinit: <step>: <errno name>: <what to do>`).
+
+/// The generic Linux errno numbers (the same on x86_64, aarch64, arm and riscv64).
+const NAMES: [&str; 41] = [
+    "0",
+    "EPERM",
+    "ENOENT",
+    "ESRCH",
+    "EINTR",
+    "EIO",
+    "ENXIO",
+    "E2BIG",
+    "ENOEXEC",
+    "EBADF",
+    "ECHILD",
+    "EAGAIN",
+    "ENOMEM",
+    "EACCES",
+    "EFAULT",
+    "ENOTBLK",
+    "EBUSY",
+    "EEXIST",
+    "EXDEV",
+    "ENODEV",
+    "ENOTDIR",
+    "EISDIR",
+    "EINVAL",
+    "ENFILE",
+    "EMFILE",
+    "ENOTTY",
+    "ETXTBSY",
+    "EFBIG",
+    "ENOSPC",
+    "ESPIPE",
+    "EROFS",
+    "EMLINK",
+    "EPIPE",
+    "EDOM",
+    "ERANGE",
+    "EDEADLK",
+    "ENAMETOOLONG",
+    "ENOLCK",
+    "ENOSYS",
+    "ENOTEMPTY",
+    "ELOOP",
+];
+
+/// The symbolic name of `errno`, or `None` when it is outside the table (print the number).
+pub fn name(errno: i32) -> Option<&'static str> {
+    match errno {
+        95 => Some("EOPNOTSUPP"),
+        // Linux error numbers above the classic table that nestinit can meet.
+        61 => Some("ENODATA"),
+        75 => Some("EOVERFLOW"),
+        1..=40 => usize::try_from(errno)
+            .ok()
+            .and_then(|i| NAMES.get(i))
+            .copied(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names() {
+        assert_eq!(super::name(2), Some("ENOENT"));
+        assert_eq!(super::name(13), Some("EACCES"));
+        assert_eq!(super::name(38), Some("ENOSYS"));
+        assert_eq!(super::name(40), Some("ELOOP"));
+        assert_eq!(super::name(95), Some("EOPNOTSUPP"));
+        assert_eq!(super::name(500), None);
+        assert_eq!(super::name(0), None);
+    }
+}

@@ -1,0 +1,128 @@
+//! Exit policy: a wait status in, an outcome out. The exit-code table of DESIGN.md lives here.
+
+use crate::signals::{SIGHUP, SIGINT};
+
+/// Exit codes nestinit itself chooses (the rest come from the guest or command).
+pub mod code {
+    /// `exec`, `getshell`, `status`: no guest is running.
+    pub const NO_GUEST: i32 = 3;
+    /// Bad command line or environment.
+    pub const USAGE: i32 = 2;
+    /// Setup failed before the guest ran (namespaces, mounts, root switch).
+    pub const SETUP: i32 = 125;
+    /// The command exists but cannot be executed.
+    pub const NOT_EXECUTABLE: i32 = 126;
+    /// The command was not found.
+    pub const NOT_FOUND: i32 = 127;
+    /// The guest rebooted and `--on-reboot exit` was given.
+    pub const REBOOT: i32 = 133;
+}
+
+/// How a child ended, from its wait status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    Exited(i32),
+    Killed(i32),
+}
+
+impl Ended {
+    /// Decodes a raw `wait4` status; `None` for stop and continue reports.
+    pub fn from_wait_status(status: i32) -> Option<Ended> {
+        let sig = status & 0x7f;
+        if sig == 0 {
+            Some(Ended::Exited((status >> 8) & 0xff))
+        } else if sig != 0x7f && status & 0xffff != 0xffff {
+            Some(Ended::Killed(sig))
+        } else {
+            None
+        }
+    }
+
+    /// The shell convention: the exit code, or 128 + the signal.
+    pub fn code(self) -> i32 {
+        match self {
+            Ended::Exited(n) => n,
+            Ended::Killed(s) => 128 + s,
+        }
+    }
+}
+
+/// What the end of a nested guest init means. `reboot(2)` inside a PID namespace kills its
+/// init with SIGHUP for a restart and SIGINT for power-off or halt (DESIGN.md fact 6); the
+/// kernel does not tell power-off from halt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestEnd {
+    Exited(i32),
+    Crashed(i32),
+    Reboot,
+    PowerOffOrHalt,
+}
+
+pub fn classify_guest(ended: Ended) -> GuestEnd {
+    match ended {
+        Ended::Exited(n) => GuestEnd::Exited(n),
+        Ended::Killed(SIGHUP) => GuestEnd::Reboot,
+        Ended::Killed(SIGINT) => GuestEnd::PowerOffOrHalt,
+        Ended::Killed(s) => GuestEnd::Crashed(s),
+    }
+}
+
+/// `--on-reboot`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnReboot {
+    Restart,
+    Exit,
+}
+
+/// What the supervisor does next in a container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Exit(i32),
+    Restart,
+}
+
+/// The container's exit-status table: guest exit N → N; killed by S → 128+S; power-off or halt
+/// → 0; reboot → boot again, or 133 with `--on-reboot exit` (where a real 133 from the guest
+/// becomes 1 so the two cannot be confused).
+pub fn container_verdict(end: GuestEnd, on_reboot: OnReboot) -> Verdict {
+    match (end, on_reboot) {
+        (GuestEnd::Reboot, OnReboot::Restart) => Verdict::Restart,
+        (GuestEnd::Reboot, OnReboot::Exit) => Verdict::Exit(code::REBOOT),
+        (GuestEnd::PowerOffOrHalt, _) => Verdict::Exit(0),
+        (GuestEnd::Exited(code::REBOOT), OnReboot::Exit) => Verdict::Exit(1),
+        (GuestEnd::Exited(n), _) => Verdict::Exit(n),
+        (GuestEnd::Crashed(s), _) => Verdict::Exit(128 + s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_wait_status() {
+        assert_eq!(Ended::from_wait_status(0), Some(Ended::Exited(0)));
+        assert_eq!(Ended::from_wait_status(3 << 8), Some(Ended::Exited(3)));
+        assert_eq!(Ended::from_wait_status(9), Some(Ended::Killed(9)));
+        assert_eq!(Ended::from_wait_status(11 | 0x80), Some(Ended::Killed(11)));
+        assert_eq!(Ended::from_wait_status(0x137f), None); // stopped by SIGSTOP
+        assert_eq!(Ended::from_wait_status(0xffff), None); // continued
+        assert_eq!(Ended::Killed(9).code(), 137);
+        assert_eq!(Ended::Exited(3).code(), 3);
+    }
+
+    #[test]
+    fn container_table() {
+        let v = |e, r| container_verdict(classify_guest(e), r);
+        assert_eq!(v(Ended::Exited(7), OnReboot::Restart), Verdict::Exit(7));
+        assert_eq!(v(Ended::Killed(11), OnReboot::Restart), Verdict::Exit(139));
+        assert_eq!(
+            v(Ended::Killed(SIGHUP), OnReboot::Restart),
+            Verdict::Restart
+        );
+        assert_eq!(v(Ended::Killed(SIGHUP), OnReboot::Exit), Verdict::Exit(133));
+        assert_eq!(v(Ended::Killed(SIGINT), OnReboot::Exit), Verdict::Exit(0));
+        assert_eq!(v(Ended::Exited(133), OnReboot::Exit), Verdict::Exit(1));
+        assert_eq!(v(Ended::Exited(133), OnReboot::Restart), Verdict::Exit(133));
+    }
+}

@@ -1,0 +1,257 @@
+//! Signal policy as data: names, what is never blocked, what a stop request becomes.
+
+/// Userspace SIGRTMIN: glibc and musl keep kernel signals 32 and 33 for themselves, so
+/// `SIGRTMIN+3` (systemd's halt request) is 37 everywhere users write it.
+pub const SIGRTMIN: i32 = 34;
+/// Highest signal number on the architectures nestinit builds for.
+pub const SIGRTMAX: i32 = 64;
+
+pub const SIGHUP: i32 = 1;
+pub const SIGINT: i32 = 2;
+pub const SIGKILL: i32 = 9;
+pub const SIGTERM: i32 = 15;
+pub const SIGCHLD: i32 = 17;
+pub const SIGSTOP: i32 = 19;
+pub const SIGPWR: i32 = 30;
+
+/// The classic signals by number (x86_64, aarch64, arm and riscv64 share these numbers).
+const NAMES: [(&str, i32); 31] = [
+    ("HUP", 1),
+    ("INT", 2),
+    ("QUIT", 3),
+    ("ILL", 4),
+    ("TRAP", 5),
+    ("ABRT", 6),
+    ("BUS", 7),
+    ("FPE", 8),
+    ("KILL", 9),
+    ("USR1", 10),
+    ("SEGV", 11),
+    ("USR2", 12),
+    ("PIPE", 13),
+    ("ALRM", 14),
+    ("TERM", 15),
+    ("STKFLT", 16),
+    ("CHLD", 17),
+    ("CONT", 18),
+    ("STOP", 19),
+    ("TSTP", 20),
+    ("TTIN", 21),
+    ("TTOU", 22),
+    ("URG", 23),
+    ("XCPU", 24),
+    ("XFSZ", 25),
+    ("VTALRM", 26),
+    ("PROF", 27),
+    ("WINCH", 28),
+    ("IO", 29),
+    ("PWR", 30),
+    ("SYS", 31),
+];
+
+/// Synchronous fault signals stay unblocked in the supervisor: if nestinit itself faults, the
+/// kernel must be able to kill it rather than loop on the faulting instruction (tini and
+/// catatonit leave the same set unblocked).
+pub const NEVER_BLOCKED: [i32; 6] = [4, 5, 7, 8, 11, 31]; // ILL TRAP BUS FPE SEGV SYS
+
+/// The set the supervisor blocks: every signal but [`NEVER_BLOCKED`] (SIGKILL and SIGSTOP
+/// cannot be blocked; the kernel ignores those bits).
+pub fn supervisor_mask() -> u64 {
+    let mut m = u64::MAX;
+    for s in NEVER_BLOCKED {
+        m &= !bit(s);
+    }
+    m
+}
+
+/// The bit of signal `sig` (1..=64) in a 64-bit signal set.
+pub const fn bit(sig: i32) -> u64 {
+    1u64 << ((sig - 1) as u32 & 63)
+}
+
+/// Parses a signal in any usual form: `TERM`, `SIGTERM`, `sigterm`, `15`, `RTMIN+3`,
+/// `SIGRTMIN+3`, `RTMAX-2`. Returns the number, 1..=64.
+pub fn parse(s: &[u8]) -> Option<i32> {
+    let s = strip_prefix_ci(s, b"SIG").unwrap_or(s);
+    if let Some(n) = parse_int(s) {
+        return (1..=SIGRTMAX).contains(&n).then_some(n);
+    }
+    if let Some(rest) = strip_prefix_ci(s, b"RTMIN") {
+        let n = match rest {
+            [] => SIGRTMIN,
+            [b'+', d @ ..] => SIGRTMIN + parse_int(d)?,
+            _ => return None,
+        };
+        return (SIGRTMIN..=SIGRTMAX).contains(&n).then_some(n);
+    }
+    if let Some(rest) = strip_prefix_ci(s, b"RTMAX") {
+        let n = match rest {
+            [] => SIGRTMAX,
+            [b'-', d @ ..] => SIGRTMAX - parse_int(d)?,
+            _ => return None,
+        };
+        return (SIGRTMIN..=SIGRTMAX).contains(&n).then_some(n);
+    }
+    let by_alias = match () {
+        _ if s.eq_ignore_ascii_case(b"IOT") => Some(6),
+        _ if s.eq_ignore_ascii_case(b"CLD") => Some(17),
+        _ if s.eq_ignore_ascii_case(b"POLL") => Some(29),
+        _ => None,
+    };
+    by_alias.or_else(|| {
+        NAMES
+            .iter()
+            .find(|(name, _)| s.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|&(_, n)| n)
+    })
+}
+
+/// The name of a classic signal without its `SIG` prefix (`TERM`), or `None` for real-time and
+/// unknown numbers (callers then print `RTMIN+n`).
+pub fn name(sig: i32) -> Option<&'static str> {
+    NAMES
+        .iter()
+        .find(|&&(_, n)| n == sig)
+        .map(|&(name, _)| name)
+}
+
+fn strip_prefix_ci<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| s.get(prefix.len()..).unwrap_or(&[]))
+}
+
+/// A small decimal integer (at most 9 digits), no sign.
+pub fn parse_int(s: &[u8]) -> Option<i32> {
+    if s.is_empty() || s.len() > 9 {
+        return None;
+    }
+    let mut n: i32 = 0;
+    for &c in s {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + i32::from(c - b'0');
+    }
+    Some(n)
+}
+
+/// Whether a process looks like systemd from the `SigBlk:` and `SigCgt:` lines of its
+/// `/proc/PID/status`: it blocks or catches SIGRTMIN+3, as LXC checks (DESIGN.md fact 5).
+pub fn handles_rtmin3(status: &[u8]) -> bool {
+    let want = bit(SIGRTMIN + 3);
+    status.split(|&c| c == b'\n').any(|line| {
+        let value = line
+            .strip_prefix(b"SigBlk:")
+            .or_else(|| line.strip_prefix(b"SigCgt:"));
+        value
+            .and_then(parse_hex_mask)
+            .is_some_and(|m| m & want != 0)
+    })
+}
+
+fn parse_hex_mask(s: &[u8]) -> Option<u64> {
+    let s = s.trim_ascii();
+    if s.is_empty() || s.len() > 16 {
+        return None;
+    }
+    let mut m: u64 = 0;
+    for &c in s {
+        let d = (c as char).to_digit(16)?;
+        m = (m << 4) | u64::from(d);
+    }
+    Some(m)
+}
+
+/// What a stop request (SIGTERM or SIGINT to the supervisor) becomes for the child.
+/// `configured` is `--stop-signal` (`None` = auto); auto picks SIGRTMIN+3 for a systemd-like
+/// child and passes the received signal on otherwise.
+pub fn stop_signal(configured: Option<i32>, received: i32, systemd_like: bool) -> i32 {
+    match configured {
+        Some(s) => s,
+        None if systemd_like => SIGRTMIN + 3,
+        None => received,
+    }
+}
+
+/// Whether a signal received by the supervisor is a stop request.
+pub fn is_stop_request(sig: i32) -> bool {
+    sig == SIGTERM || sig == SIGINT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_usual_form() {
+        for s in ["TERM", "SIGTERM", "sigterm", "15", "Term"] {
+            assert_eq!(parse(s.as_bytes()), Some(15), "{s}");
+        }
+        assert_eq!(parse(b"RTMIN+3"), Some(37));
+        assert_eq!(parse(b"SIGRTMIN+3"), Some(37));
+        assert_eq!(parse(b"SIGRTMIN"), Some(34));
+        assert_eq!(parse(b"RTMAX"), Some(64));
+        assert_eq!(parse(b"RTMAX-1"), Some(63));
+        assert_eq!(parse(b"64"), Some(64));
+        assert_eq!(parse(b"SIGKILL"), Some(9));
+        assert_eq!(parse(b"PWR"), Some(30));
+        assert_eq!(parse(b"IOT"), Some(6));
+    }
+
+    #[test]
+    fn rejects_bad_signals() {
+        for s in [
+            "",
+            "0",
+            "65",
+            "SIG",
+            "RTMIN+31",
+            "RTMIN-1",
+            "TERMX",
+            "-15",
+            "1234567890",
+            "RTMAX+1",
+        ] {
+            assert_eq!(parse(s.as_bytes()), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for n in 1..=31 {
+            let name = name(n).unwrap();
+            assert_eq!(parse(name.as_bytes()), Some(n));
+        }
+        assert_eq!(name(37), None);
+    }
+
+    #[test]
+    fn mask_keeps_faults_unblocked() {
+        let m = supervisor_mask();
+        assert_eq!(m & bit(11), 0);
+        assert_ne!(m & bit(15), 0);
+        assert_ne!(m & bit(37), 0);
+        assert_ne!(m & bit(64), 0);
+    }
+
+    #[test]
+    fn detects_systemd_like_status() {
+        let systemd = b"Name:\tsystemd\nSigBlk:\t7be3c0fe28014a03\nSigIgn:\t0000000000001000\nSigCgt:\t00000001800004ec\n";
+        assert!(handles_rtmin3(systemd));
+        let caught = b"SigBlk:\t0000000000000000\nSigCgt:\t0000001000000000\n";
+        assert!(handles_rtmin3(caught));
+        let sh =
+            b"SigBlk:\t0000000000000000\nSigIgn:\t0000001000000000\nSigCgt:\t0000000000010002\n";
+        assert!(!handles_rtmin3(sh));
+        assert!(!handles_rtmin3(b"garbage"));
+    }
+
+    #[test]
+    fn stop_policy() {
+        assert_eq!(stop_signal(None, SIGTERM, true), 37);
+        assert_eq!(stop_signal(None, SIGTERM, false), SIGTERM);
+        assert_eq!(stop_signal(None, SIGINT, false), SIGINT);
+        assert_eq!(stop_signal(Some(10), SIGTERM, true), 10);
+    }
+}

@@ -1,0 +1,154 @@
+//! Starting the command: the signal state it inherits, its environment, and `execve` with a
+//! PATH search. Shared by every mode and by `exec`.
+
+use crate::log;
+use crate::rt::Vector;
+use crate::sys;
+use core::ffi::{c_char, CStr};
+use nestinit::exit::code;
+use rustix::io::Errno;
+
+/// The signal state nestinit inherited and the command must get back (DESIGN.md fact 4):
+/// catatonit and dumb-init leak their own mask into the child; tini captures it in one struct.
+#[derive(Clone, Copy)]
+pub struct Inherited {
+    pub mask: sys::SigSet,
+    /// SIGCHLD was SIG_IGN: the supervisor resets it (it would lose exit statuses to
+    /// autoreap), the command gets it back. Other ignored signals are never touched, so they
+    /// pass through exec unchanged.
+    pub chld_ignored: bool,
+}
+
+impl Inherited {
+    /// Blocks every signal but the fault signals and resets an ignored SIGCHLD, returning what
+    /// was there before. First thing the supervisor does.
+    pub fn capture() -> Result<Inherited, Errno> {
+        let mask = sys::sigprocmask(sys::How::SetMask, nestinit::signals::supervisor_mask())?;
+        let old = sys::sigaction(nestinit::signals::SIGCHLD, sys::SIG_DFL)?;
+        Ok(Inherited {
+            mask,
+            chld_ignored: old == sys::SIG_IGN,
+        })
+    }
+
+    /// Puts the inherited state back; called in the child right before exec.
+    pub fn restore(&self) -> Result<(), Errno> {
+        if self.chld_ignored {
+            sys::sigaction(nestinit::signals::SIGCHLD, sys::SIG_IGN)?;
+        }
+        sys::sigprocmask(sys::How::SetMask, self.mask).map(|_| ())
+    }
+}
+
+/// Most environment entries passed to a command; more is an error, never a silent drop.
+pub const MAX_ENV: usize = 1024;
+
+/// A NULL-terminated environment vector for the command: the caller's, without `NESTINIT_*`
+/// and `INIT_DROP_CAP`, plus `extra` entries (each replacing a variable of the same name).
+pub struct Env {
+    ptrs: heapless::Vec<*const c_char, { MAX_ENV + 1 }>,
+}
+
+impl Env {
+    pub fn build(envp: Vector, extra: &[&CStr]) -> Result<Env, Errno> {
+        let mut ptrs = heapless::Vec::new();
+        let replaced = |e: &CStr| {
+            let name = e.to_bytes().split(|&c| c == b'=').next().unwrap_or(&[]);
+            extra
+                .iter()
+                .any(|x| x.to_bytes().split(|&c| c == b'=').next() == Some(name))
+        };
+        for e in envp.iter() {
+            let b = e.to_bytes();
+            if b.starts_with(b"NESTINIT_") || b.starts_with(b"INIT_DROP_CAP=") || replaced(e) {
+                continue;
+            }
+            ptrs.push(e.as_ptr()).map_err(|_| Errno::TOOBIG)?;
+        }
+        for x in extra {
+            ptrs.push(x.as_ptr()).map_err(|_| Errno::TOOBIG)?;
+        }
+        ptrs.push(core::ptr::null()).map_err(|_| Errno::TOOBIG)?;
+        Ok(Env { ptrs })
+    }
+
+    pub fn as_ptr(&self) -> *const *const c_char {
+        self.ptrs.as_ptr()
+    }
+}
+
+const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Executes `argv[0]` like `execvp(3)`: a name with a slash is run as is, others are looked up
+/// in `path` (the command's PATH, or the usual default). Returns only on failure, with the
+/// exit code the contract gives it (126 cannot be executed, 127 not found) after printing one
+/// line.
+pub fn exec(argv: Vector, envp: *const *const c_char, path: Option<&CStr>) -> i32 {
+    let Some(cmd) = argv.iter().next() else {
+        log::emit(log::ERROR, |m| {
+            m.str("exec: no command given: pass one after the options");
+        });
+        return code::NOT_FOUND;
+    };
+    let name = cmd.to_bytes();
+    let err = if name.contains(&b'/') || name.is_empty() {
+        sys::execve(cmd, argv.as_ptr(), envp)
+    } else {
+        search(cmd, argv, envp, path.map_or(DEFAULT_PATH, CStr::to_bytes))
+    };
+    let (status, hint) = match err {
+        Errno::NOENT | Errno::NOTDIR => (
+            code::NOT_FOUND,
+            "command not found: check its path, PATH and the root",
+        ),
+        Errno::NAMETOOLONG => (code::NOT_FOUND, "path too long: use a shorter path"),
+        Errno::ACCESS | Errno::PERM => (
+            code::NOT_EXECUTABLE,
+            "permission denied: check its mode and that its mount is not noexec",
+        ),
+        Errno::NOEXEC => (
+            code::NOT_EXECUTABLE,
+            "not an executable format: use a binary or a script with #!",
+        ),
+        Errno::ISDIR => (
+            code::NOT_EXECUTABLE,
+            "is a directory: name an executable file",
+        ),
+        _ => (
+            code::NOT_EXECUTABLE,
+            "cannot execute it: check the file and the system's limits",
+        ),
+    };
+    log::fail_on("exec", name, err, hint);
+    status
+}
+
+/// The PATH walk of `execvp(3)`: remembers EACCES so that a non-executable match anywhere
+/// yields 126 rather than 127.
+fn search(cmd: &CStr, argv: Vector, envp: *const *const c_char, path: &[u8]) -> Errno {
+    let mut buf = [0u8; 4096];
+    let mut result = Errno::NOENT;
+    for dir in path.split(|&c| c == b':') {
+        let dir = if dir.is_empty() { &b"."[..] } else { dir };
+        let Some(full) = join(&mut buf, dir, cmd.to_bytes()) else {
+            result = Errno::NAMETOOLONG;
+            continue;
+        };
+        match sys::execve(full, argv.as_ptr(), envp) {
+            Errno::NOENT | Errno::NOTDIR | Errno::NAMETOOLONG => {}
+            Errno::ACCESS => result = Errno::ACCESS,
+            other => return other,
+        }
+    }
+    result
+}
+
+/// `dir/name` as a C string in `buf`, or `None` when it does not fit.
+fn join<'b>(buf: &'b mut [u8], dir: &[u8], name: &[u8]) -> Option<&'b CStr> {
+    let total = dir.len() + 1 + name.len();
+    buf.get_mut(..dir.len())?.copy_from_slice(dir);
+    *buf.get_mut(dir.len())? = b'/';
+    buf.get_mut(dir.len() + 1..total)?.copy_from_slice(name);
+    *buf.get_mut(total)? = 0;
+    CStr::from_bytes_with_nul(buf.get(..=total)?).ok()
+}

@@ -1,0 +1,310 @@
+//! The supervisor loop: PID 1's whole life once the command runs.
+//!
+//! Lifecycle rule (as in catatonit): before the loop, any failure is fatal with one clear line.
+//! Inside it, nothing survivable ends PID 1, because PID 1 dying kills the container: errors
+//! are logged and the loop goes on.
+//!
+//! No signal handlers (DESIGN.md fact 2): every signal is blocked and read synchronously with
+//! `rt_sigtimedwait`, whose timeout also drives the stop deadline. SIGCHLD coalesces (fact 3),
+//! so every wake reaps with `waitpid(-1, WNOHANG)` until nothing is left.
+
+use crate::log;
+use crate::sys;
+use nestinit::config::Config;
+use nestinit::exit::Ended;
+use nestinit::signals::{self, SIGCHLD, SIGKILL, SIGTERM};
+use rustix::io::Errno;
+use rustix::process::{Pid, WaitOptions};
+
+pub struct Supervisor {
+    stop_signal: Option<i32>,
+    stop_timeout: u32,
+    is_pid1: bool,
+    /// The main child (command or guest init) while it runs.
+    main: Option<i32>,
+    ended: Option<Ended>,
+    /// A stop request (SIGTERM or SIGINT) has been received.
+    pub stopping: bool,
+    /// Monotonic nanoseconds after which the stop escalates to SIGKILL.
+    deadline: Option<u64>,
+    /// Set once `waitpid` answers ECHILD: we have no children at all.
+    childless: bool,
+    warned: bool,
+}
+
+/// What woke the loop.
+enum Wake {
+    Signal(i32),
+    Deadline,
+    Nothing,
+}
+
+/// Why [`Supervisor::wait_main`] returned.
+pub enum Event {
+    /// The main child ended.
+    Ended(Ended),
+    /// A stop request arrived while there was no main child (pause mode).
+    StopRequested,
+}
+
+impl Supervisor {
+    pub fn new(cfg: &Config<'_>, is_pid1: bool) -> Supervisor {
+        Supervisor {
+            stop_signal: cfg.stop_signal,
+            stop_timeout: cfg.stop_timeout,
+            is_pid1,
+            main: None,
+            ended: None,
+            stopping: false,
+            deadline: None,
+            childless: false,
+            warned: false,
+        }
+    }
+
+    /// Starts supervising `pid` as the main child (again, after a guest reboot).
+    pub fn set_main(&mut self, pid: i32) {
+        self.main = Some(pid);
+        self.ended = None;
+        self.childless = false;
+    }
+
+    /// Waits, forwarding signals and reaping, until the main child ends (or, without one,
+    /// until a stop request).
+    pub fn wait_main(&mut self) -> Event {
+        loop {
+            self.wait_one();
+            self.reap();
+            if let Some(e) = self.ended.take() {
+                self.deadline = None;
+                return Event::Ended(e);
+            }
+            if self.main.is_none() && self.stopping {
+                return Event::StopRequested;
+            }
+        }
+    }
+
+    /// After the main child ended: signals every remaining process (SIGTERM, then SIGKILL
+    /// after the stop timeout or a second stop request) and reaps them all.
+    pub fn drain(&mut self) {
+        self.reap();
+        if self.childless {
+            return;
+        }
+        log::emit(log::INFO, |m| {
+            m.str("signalling the remaining processes with SIGTERM");
+        });
+        self.signal_others(SIGTERM);
+        self.deadline = Some(now().saturating_add(u64::from(self.stop_timeout) * 1_000_000_000));
+        self.stopping = false;
+        while !self.childless {
+            match self.next_signal() {
+                Wake::Signal(s) if signals::is_stop_request(s) => self.kill_others(),
+                Wake::Deadline => self.kill_others(),
+                Wake::Signal(_) | Wake::Nothing => {}
+            }
+            self.reap();
+        }
+    }
+
+    fn kill_others(&mut self) {
+        log::emit(log::NOTICE, |m| {
+            m.str("remaining processes did not exit: killing them with SIGKILL");
+        });
+        self.deadline = None;
+        self.signal_others(SIGKILL);
+    }
+
+    /// One wait in `rt_sigtimedwait` and the handling of what it returned.
+    fn wait_one(&mut self) {
+        match self.next_signal() {
+            Wake::Signal(sig) => self.on_signal(sig),
+            Wake::Deadline => self.on_deadline(),
+            Wake::Nothing => {}
+        }
+    }
+
+    /// The next signal, or the deadline passing (it is then cleared).
+    fn next_signal(&mut self) -> Wake {
+        let timeout = self.deadline.map(|d| {
+            let left = d.saturating_sub(now());
+            linux_raw_sys::general::__kernel_timespec {
+                tv_sec: (left / 1_000_000_000) as _,
+                tv_nsec: (left % 1_000_000_000) as _,
+            }
+        });
+        match sys::sigtimedwait(signals::supervisor_mask(), timeout.as_ref()) {
+            Ok(info) => {
+                if log::enabled(log::DEBUG) && info.signo != SIGCHLD {
+                    log::emit(log::DEBUG, |m| {
+                        m.str("received ");
+                        log::push_signal(m, info.signo);
+                        m.str(" from pid ").num(i64::from(info.pid));
+                    });
+                }
+                Wake::Signal(info.signo)
+            }
+            Err(Errno::AGAIN) => {
+                self.deadline = None;
+                Wake::Deadline
+            }
+            Err(Errno::INTR) => Wake::Nothing,
+            Err(e) => {
+                if !self.warned {
+                    self.warned = true;
+                    log::fail("sigtimedwait", e, "continuing; report this if it repeats");
+                }
+                Wake::Nothing
+            }
+        }
+    }
+
+    fn on_signal(&mut self, sig: i32) {
+        if sig == SIGCHLD {
+            return;
+        }
+        let Some(main) = self.main else {
+            if signals::is_stop_request(sig) {
+                self.stopping = true;
+            }
+            return;
+        };
+        if !signals::is_stop_request(sig) {
+            self.send(main, sig);
+            return;
+        }
+        if self.stopping {
+            log::emit(log::NOTICE, |m| {
+                m.str("second stop request: killing pid ")
+                    .num(i64::from(main))
+                    .str(" with SIGKILL");
+            });
+            self.deadline = None;
+            self.send(main, SIGKILL);
+            return;
+        }
+        self.stopping = true;
+        let systemd_like = self.stop_signal.is_none() && is_systemd_like(main);
+        let stop = signals::stop_signal(self.stop_signal, sig, systemd_like);
+        log::emit(log::NOTICE, |m| {
+            m.str("stop requested by ");
+            log::push_signal(m, sig);
+            m.str(": sending ");
+            log::push_signal(m, stop);
+            m.str(" to pid ")
+                .num(i64::from(main))
+                .str(", SIGKILL in ")
+                .num(i64::from(self.stop_timeout))
+                .str(" s");
+        });
+        self.send(main, stop);
+        self.deadline = Some(now().saturating_add(u64::from(self.stop_timeout) * 1_000_000_000));
+    }
+
+    fn on_deadline(&mut self) {
+        if let Some(main) = self.main {
+            log::emit(log::NOTICE, |m| {
+                m.str("stop timeout reached: killing pid ")
+                    .num(i64::from(main))
+                    .str(" with SIGKILL");
+            });
+            self.send(main, SIGKILL);
+        }
+    }
+
+    fn send(&mut self, pid: i32, sig: i32) {
+        match sys::kill(pid, sig) {
+            Ok(()) | Err(Errno::SRCH) => {}
+            Err(e) => log::fail(
+                "forward signal",
+                e,
+                "the signal was not delivered; continuing",
+            ),
+        }
+    }
+
+    /// Reaps every child that has ended; records the main child's end.
+    fn reap(&mut self) {
+        loop {
+            match rustix::process::wait(WaitOptions::NOHANG) {
+                Ok(Some((pid, status))) => {
+                    let pid = pid.as_raw_nonzero().get();
+                    if Some(pid) == self.main {
+                        if let Some(e) = Ended::from_wait_status(status.as_raw()) {
+                            self.main = None;
+                            self.ended = Some(e);
+                        }
+                    }
+                }
+                Ok(None) => return,
+                Err(Errno::CHILD) => {
+                    self.childless = true;
+                    return;
+                }
+                Err(Errno::INTR) => {}
+                Err(e) => {
+                    log::fail("waitpid", e, "continuing; report this if it repeats");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Signals every process but the main child: the whole namespace as PID 1, else our
+    /// children (orphans re-parent to us as subreaper).
+    fn signal_others(&mut self, sig: i32) {
+        if self.is_pid1 {
+            match sys::kill_all(sig) {
+                Ok(()) | Err(Errno::SRCH) => {}
+                Err(e) => log::fail("kill(-1)", e, "continuing"),
+            }
+            return;
+        }
+        for_each_child(|pid| self.send(pid, sig));
+    }
+}
+
+/// Our direct children, from `/proc/self/task/<pid>/children` (one thread, so tid = pid).
+fn for_each_child(mut f: impl FnMut(i32)) {
+    let mut path = nestinit::text::Line::<64>::new();
+    path.str("/proc/self/task/")
+        .num(i64::from(rustix::process::getpid().as_raw_nonzero().get()));
+    path.str("/children");
+    // Streamed: a subreaper can have more children than any buffer holds.
+    let mut pid: i32 = 0;
+    let _ = crate::fsutil::read_chunks(path.as_bytes(), |chunk| {
+        for &c in chunk {
+            if c.is_ascii_digit() {
+                pid = pid.saturating_mul(10).saturating_add(i32::from(c - b'0'));
+            } else if pid != 0 {
+                f(pid);
+                pid = 0;
+            }
+        }
+    });
+    if pid != 0 {
+        f(pid);
+    }
+}
+
+/// Whether `pid` blocks or catches SIGRTMIN+3, the way systemd does.
+pub fn is_systemd_like(pid: i32) -> bool {
+    let mut path = nestinit::text::Line::<32>::new();
+    path.str("/proc/").num(i64::from(pid)).str("/status");
+    let mut buf = [0u8; 4096];
+    crate::fsutil::read_file(path.as_bytes(), &mut buf).is_ok_and(signals::handles_rtmin3)
+}
+
+/// Monotonic time in nanoseconds.
+pub fn now() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (t.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(t.tv_nsec as u64)
+}
+
+/// Whether this process is PID 1 of its PID namespace.
+pub fn is_pid1() -> bool {
+    rustix::process::getpid() == Pid::INIT
+}

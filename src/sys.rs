@@ -1,0 +1,323 @@
+//! The system calls rustix keeps private, on linux-raw-sys numbers and structures.
+//!
+//! rustix 1.x exposes no clone3, rt_sigprocmask, rt_sigtimedwait, rt_sigaction, execve or
+//! exit_group outside its hidden runtime module (DESIGN.md fact 13), so these few calls go
+//! through [`syscall`], one small asm block per architecture. Everything else uses rustix.
+
+use core::ffi::{c_char, CStr};
+use linux_raw_sys::general as k;
+use rustix::io::Errno;
+
+/// A signal set as the `rt_*` calls take it: one bit per signal, 64 signals on every
+/// architecture we build for (`_NSIG / 8` bytes).
+pub type SigSet = u64;
+
+/// The bit for signal `sig` (1-based) in a [`SigSet`].
+pub const fn sig_bit(sig: i32) -> SigSet {
+    1u64 << ((sig - 1) as u32 & 63)
+}
+
+/// Raw system call with up to six arguments; returns the kernel's value (`-errno` on error).
+///
+/// # Safety
+/// The caller guarantees that the arguments are valid for system call `nr`.
+#[inline(always)]
+unsafe fn syscall(nr: u32, a: [usize; 6]) -> isize {
+    let ret: isize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the x86_64 syscall ABI: number in rax, arguments in rdi, rsi, rdx, r10, r8, r9;
+    // the kernel clobbers rcx and r11.
+    unsafe {
+        core::arch::asm!("syscall", inlateout("rax") nr as isize => ret,
+            in("rdi") a[0], in("rsi") a[1], in("rdx") a[2], in("r10") a[3], in("r8") a[4],
+            in("r9") a[5], lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: the aarch64 syscall ABI: number in x8, arguments and result in x0..x5.
+    unsafe {
+        core::arch::asm!("svc 0", in("x8") nr as usize, inlateout("x0") a[0] as isize => ret,
+            in("x1") a[1], in("x2") a[2], in("x3") a[3], in("x4") a[4], in("x5") a[5],
+            options(nostack));
+    }
+    #[cfg(target_arch = "riscv64")]
+    // SAFETY: the riscv64 syscall ABI: number in a7, arguments and result in a0..a5.
+    unsafe {
+        core::arch::asm!("ecall", in("a7") nr as usize, inlateout("a0") a[0] as isize => ret,
+            in("a1") a[1], in("a2") a[2], in("a3") a[3], in("a4") a[4], in("a5") a[5],
+            options(nostack));
+    }
+    #[cfg(target_arch = "arm")]
+    // SAFETY: the ARM EABI syscall ABI: number in r7, arguments and result in r0..r5. r7 may
+    // be reserved by LLVM, so it is saved and restored around the call through r6's slot.
+    unsafe {
+        core::arch::asm!("mov {tmp}, r7", "mov r7, {nr}", "svc 0", "mov r7, {tmp}",
+            nr = in(reg) nr as usize, tmp = out(reg) _,
+            inlateout("r0") a[0] as isize => ret,
+            in("r1") a[1], in("r2") a[2], in("r3") a[3], in("r4") a[4], in("r5") a[5],
+            options(nostack));
+    }
+    ret
+}
+
+fn check(ret: isize) -> Result<usize, Errno> {
+    if (-4095..0).contains(&ret) {
+        Err(Errno::from_raw_os_error(-ret as i32))
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// `exit_group(code)` — ends every thread of the process.
+///
+/// <https://man7.org/linux/man-pages/man2/exit_group.2.html>
+pub fn exit_group(code: i32) -> ! {
+    loop {
+        // SAFETY: exit_group takes a plain integer and does not return.
+        unsafe { syscall(k::__NR_exit_group, [code as usize, 0, 0, 0, 0, 0]) };
+    }
+}
+
+/// `execve(path, argv, envp)` — replaces the process image; returns only on failure.
+///
+/// <https://man7.org/linux/man-pages/man2/execve.2.html>
+pub fn execve(path: &CStr, argv: *const *const c_char, envp: *const *const c_char) -> Errno {
+    // SAFETY: `path` is NUL-terminated; argv and envp are NULL-terminated vectors of
+    // NUL-terminated strings that outlive the call (they come from the kernel or from buffers
+    // owned by the caller).
+    let r = unsafe {
+        syscall(
+            k::__NR_execve,
+            [
+                path.as_ptr() as usize,
+                argv as usize,
+                envp as usize,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    match check(r) {
+        Err(e) => e,
+        Ok(_) => Errno::INVAL,
+    }
+}
+
+/// How to change the signal mask in [`sigprocmask`].
+#[derive(Clone, Copy)]
+#[repr(u32)]
+pub enum How {
+    Block = k::SIG_BLOCK,
+    SetMask = k::SIG_SETMASK,
+}
+
+/// `rt_sigprocmask(how, set, old)` — changes the signal mask and returns the previous one.
+///
+/// <https://man7.org/linux/man-pages/man2/rt_sigprocmask.2.html>
+pub fn sigprocmask(how: How, set: SigSet) -> Result<SigSet, Errno> {
+    let mut old: SigSet = 0;
+    // SAFETY: both pointers refer to 8-byte sets that live across the call.
+    let r = unsafe {
+        syscall(
+            k::__NR_rt_sigprocmask,
+            [
+                how as usize,
+                &set as *const SigSet as usize,
+                &mut old as *mut SigSet as usize,
+                8,
+                0,
+                0,
+            ],
+        )
+    };
+    check(r).map(|_| old)
+}
+
+/// The kernel's `struct sigaction` for `rt_sigaction`, reduced to what SIG_DFL and SIG_IGN need.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: usize,
+    #[cfg(not(target_arch = "riscv64"))]
+    restorer: usize,
+    mask: SigSet,
+}
+
+/// Signal disposition values for [`sigaction`].
+pub const SIG_DFL: usize = 0;
+pub const SIG_IGN: usize = 1;
+
+/// `rt_sigaction(sig, act, old)` — sets the disposition of `sig` to SIG_DFL or SIG_IGN and
+/// returns the previous handler value (never installs a handler: nestinit has none).
+///
+/// <https://man7.org/linux/man-pages/man2/rt_sigaction.2.html>
+pub fn sigaction(sig: i32, disposition: usize) -> Result<usize, Errno> {
+    let new = KernelSigaction {
+        handler: disposition,
+        flags: 0,
+        #[cfg(not(target_arch = "riscv64"))]
+        restorer: 0,
+        mask: 0,
+    };
+    let mut old = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        #[cfg(not(target_arch = "riscv64"))]
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: both structures match the kernel's layout for this architecture and live
+    // across the call; the sigset size is 8 bytes.
+    let r = unsafe {
+        syscall(
+            k::__NR_rt_sigaction,
+            [
+                sig as usize,
+                &new as *const KernelSigaction as usize,
+                &mut old as *mut KernelSigaction as usize,
+                8,
+                0,
+                0,
+            ],
+        )
+    };
+    check(r).map(|_| old.handler)
+}
+
+/// What [`sigtimedwait`] reports about a dequeued signal.
+#[derive(Clone, Copy)]
+pub struct SigInfo {
+    pub signo: i32,
+    pub code: i32,
+    /// The sender's PID for user-sent signals, 0 when the kernel sent it.
+    pub pid: i32,
+}
+
+/// `rt_sigtimedwait(set, info, timeout)` — dequeues one pending signal from `set`, waiting at
+/// most `timeout` (forever when `None`). `Err(EAGAIN)` on timeout, `Err(EINTR)` when interrupted.
+///
+/// <https://man7.org/linux/man-pages/man2/rt_sigtimedwait.2.html>
+pub fn sigtimedwait(set: SigSet, timeout: Option<&k::__kernel_timespec>) -> Result<SigInfo, Errno> {
+    // siginfo_t is 128 bytes on every Linux architecture; si_signo, si_errno and si_code are
+    // the first three ints, and for kill/sigqueue/tkill senders si_pid follows.
+    let mut info = [0i32; 32];
+    let ts = match timeout {
+        Some(t) => t as *const k::__kernel_timespec as usize,
+        None => 0,
+    };
+    // SAFETY: `info` is 128 writable bytes, `set` an 8-byte set, `ts` NULL or a valid timespec.
+    let r = unsafe {
+        syscall(
+            k::__NR_rt_sigtimedwait,
+            [
+                &set as *const SigSet as usize,
+                info.as_mut_ptr() as usize,
+                ts,
+                8,
+                0,
+                0,
+            ],
+        )
+    };
+    check(r)?;
+    let [signo, _errno, code, pid, ..] = info;
+    Ok(SigInfo { signo, code, pid })
+}
+
+/// Result of [`fork`] in each process.
+pub enum Forked {
+    /// In the parent: the child's PID and, when asked for, its pidfd.
+    Parent {
+        pid: i32,
+        pidfd: Option<i32>,
+    },
+    Child,
+}
+
+/// `clone3(args)` — creates a child that continues here, like `fork(2)`, with `flags` (new
+/// namespaces, CLONE_PIDFD). Falls back to `clone(2)` when clone3 is refused with ENOSYS or
+/// EPERM, as container seccomp profiles do (DESIGN.md fact 7).
+///
+/// <https://man7.org/linux/man-pages/man2/clone3.2.html>
+pub fn fork(flags: u64, want_pidfd: bool) -> Result<Forked, Errno> {
+    let mut pidfd: i32 = -1;
+    let flags = if want_pidfd {
+        flags | u64::from(k::CLONE_PIDFD)
+    } else {
+        flags
+    };
+    let args = k::clone_args {
+        flags,
+        pidfd: &mut pidfd as *mut i32 as u64,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: u64::from(k::SIGCHLD),
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: 0,
+    };
+    // SAFETY: `args` is a complete clone_args; without a new stack the child continues on a
+    // copy of ours exactly as after fork(2), and `pidfd` is writable.
+    let r = unsafe {
+        syscall(
+            k::__NR_clone3,
+            [
+                &args as *const k::clone_args as usize,
+                core::mem::size_of::<k::clone_args>(),
+                0,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    let r = match check(r) {
+        Err(Errno::NOSYS) | Err(Errno::PERM) => {
+            // clone(flags | SIGCHLD, stack = 0, parent_tid = &pidfd, ...): with CLONE_PIDFD
+            // the pidfd is stored through the parent_tid argument. The child_tid and tls
+            // arguments swap places between architectures but are unused here.
+            let cflags = (flags as usize) | k::SIGCHLD as usize;
+            // SAFETY: a fork-like clone with no new stack; `pidfd` is writable.
+            check(unsafe {
+                syscall(
+                    k::__NR_clone,
+                    [cflags, 0, &mut pidfd as *mut i32 as usize, 0, 0, 0],
+                )
+            })
+        }
+        other => other,
+    }?;
+    if r == 0 {
+        Ok(Forked::Child)
+    } else {
+        Ok(Forked::Parent {
+            pid: r as i32,
+            pidfd: want_pidfd.then_some(pidfd),
+        })
+    }
+}
+
+/// `kill(-1, sig)` — signals every process we may signal except ourselves. Only meaningful
+/// as PID 1 of a PID namespace, where "every process" is the namespace; rustix's `kill`
+/// takes a positive PID, so this one call is raw.
+///
+/// <https://man7.org/linux/man-pages/man2/kill.2.html>
+pub fn kill_all(sig: i32) -> Result<(), Errno> {
+    // SAFETY: kill takes two integers.
+    check(unsafe { syscall(k::__NR_kill, [usize::MAX, sig as usize, 0, 0, 0, 0]) }).map(|_| ())
+}
+
+/// `kill(pid, sig)` for any signal number 1..=64, real-time ones included (rustix's
+/// `Signal` would need an unsafe conversion for each of them).
+///
+/// <https://man7.org/linux/man-pages/man2/kill.2.html>
+pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
+    if pid <= 0 {
+        return Err(Errno::SRCH);
+    }
+    // SAFETY: kill takes two integers; `pid` is positive so it names one process.
+    check(unsafe { syscall(k::__NR_kill, [pid as usize, sig as usize, 0, 0, 0, 0]) }).map(|_| ())
+}
