@@ -276,18 +276,11 @@ fn cstr_suffix<'a>(arg: &'a CStr, value: &[u8]) -> Option<&'a CStr> {
 }
 
 fn bad<'a>(what: &'static str, value: &'a [u8], accepted: &'static str) -> UsageError<'a> {
-    UsageError {
-        what,
-        value,
-        accepted,
-    }
+    UsageError { what, value, accepted }
 }
 
 fn parse_mode(v: &CStr) -> Result<Mode, UsageError<'_>> {
-    parse_mode_bytes(v.to_bytes()).map_err(|e| UsageError {
-        what: "NESTINIT_MODE",
-        ..e
-    })
+    parse_mode_bytes(v.to_bytes()).map_err(|e| UsageError { what: "NESTINIT_MODE", ..e })
 }
 
 fn parse_mode_bytes(v: &[u8]) -> Result<Mode, UsageError<'_>> {
@@ -300,10 +293,7 @@ fn parse_mode_bytes(v: &[u8]) -> Result<Mode, UsageError<'_>> {
 }
 
 fn parse_signal(v: &CStr) -> Result<Option<i32>, UsageError<'_>> {
-    parse_signal_bytes(v.to_bytes()).map_err(|e| UsageError {
-        what: "NESTINIT_STOP_SIGNAL",
-        ..e
-    })
+    parse_signal_bytes(v.to_bytes()).map_err(|e| UsageError { what: "NESTINIT_STOP_SIGNAL", ..e })
 }
 
 fn parse_signal_bytes(v: &[u8]) -> Result<Option<i32>, UsageError<'_>> {
@@ -314,20 +304,13 @@ fn parse_signal_bytes(v: &[u8]) -> Result<Option<i32>, UsageError<'_>> {
         Some(s) if s != signals::SIGKILL && s != signals::SIGSTOP && s != signals::SIGCHLD => {
             Ok(Some(s))
         }
-        Some(_) => Err(bad(
-            "--stop-signal",
-            v,
-            "a signal other than KILL, STOP and CHLD",
-        )),
+        Some(_) => Err(bad("--stop-signal", v, "a signal other than KILL, STOP and CHLD")),
         None => Err(bad("--stop-signal", v, SIGNAL)),
     }
 }
 
 fn parse_timeout(v: &CStr) -> Result<u32, UsageError<'_>> {
-    parse_timeout_bytes(v.to_bytes()).map_err(|e| UsageError {
-        what: "NESTINIT_STOP_TIMEOUT",
-        ..e
-    })
+    parse_timeout_bytes(v.to_bytes()).map_err(|e| UsageError { what: "NESTINIT_STOP_TIMEOUT", ..e })
 }
 
 fn parse_timeout_bytes(v: &[u8]) -> Result<u32, UsageError<'_>> {
@@ -339,10 +322,7 @@ fn parse_timeout_bytes(v: &[u8]) -> Result<u32, UsageError<'_>> {
 }
 
 fn parse_on_reboot(v: &CStr) -> Result<OnReboot, UsageError<'_>> {
-    parse_on_reboot_bytes(v.to_bytes()).map_err(|e| UsageError {
-        what: "NESTINIT_ON_REBOOT",
-        ..e
-    })
+    parse_on_reboot_bytes(v.to_bytes()).map_err(|e| UsageError { what: "NESTINIT_ON_REBOOT", ..e })
 }
 
 fn parse_on_reboot_bytes(v: &[u8]) -> Result<OnReboot, UsageError<'_>> {
@@ -376,9 +356,7 @@ pub fn parse_caps(list: &[u8]) -> Result<u64, UsageError<'_>> {
             .unwrap_or(item);
         let n = match signals::parse_int(name) {
             Some(n) => usize::try_from(n).ok().filter(|&n| n < CAPS.len()),
-            None => CAPS
-                .iter()
-                .position(|c| name.eq_ignore_ascii_case(c.as_bytes())),
+            None => CAPS.iter().position(|c| name.eq_ignore_ascii_case(c.as_bytes())),
         };
         match n {
             Some(n) => mask |= 1u64 << n,
@@ -401,17 +379,10 @@ mod tests {
         let env: Vec<(String, &'static CStr)> = env
             .iter()
             .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    &*Box::leak(CString::new(*v).unwrap().into_boxed_c_str()),
-                )
+                (k.to_string(), &*Box::leak(CString::new(*v).unwrap().into_boxed_c_str()))
             })
             .collect();
-        parse(args, move |name| {
-            env.iter()
-                .find(|(k, _)| k.as_bytes() == name)
-                .map(|(_, v)| *v)
-        })
+        parse(args, move |name| env.iter().find(|(k, _)| k.as_bytes() == name).map(|(_, v)| *v))
     }
 
     #[test]
@@ -429,17 +400,9 @@ mod tests {
 
     #[test]
     fn options_end_at_first_command_word() {
-        let c = run(
-            &[
-                "/init",
-                "--mode",
-                "child",
-                "/lib/systemd/systemd",
-                "--log-level=debug",
-            ],
-            &[],
-        )
-        .unwrap();
+        let c =
+            run(&["/init", "--mode", "child", "/lib/systemd/systemd", "--log-level=debug"], &[])
+                .unwrap();
         assert_eq!(c.mode, Mode::Child);
         assert_eq!(c.cmd, 3);
         assert_eq!(cmd_len(&c, 5), 2);
@@ -506,11 +469,7 @@ mod tests {
         assert!(c.no_new_privs);
         assert_eq!(c.verbosity, 2);
         assert_eq!(c.machine, Some(false));
-        let c = run(
-            &["/init", "--mode", "nested", "--stop-timeout", "7", "-q"],
-            &env,
-        )
-        .unwrap();
+        let c = run(&["/init", "--mode", "nested", "--stop-timeout", "7", "-q"], &env).unwrap();
         assert_eq!(c.mode, Mode::Nested);
         assert_eq!(c.stop_timeout, 7);
         assert_eq!(c.verbosity, 0);
@@ -524,21 +483,14 @@ mod tests {
         let c = run(&["/init", "exec", "systemctl", "status"], &[]).unwrap();
         assert_eq!(c.action, Action::Exec);
         assert_eq!(c.cmd, 2);
-        let c = run(
-            &["/init", "exec", "--drop-caps", "sys_admin", "--", "ls"],
-            &[],
-        )
-        .unwrap();
+        let c = run(&["/init", "exec", "--drop-caps", "sys_admin", "--", "ls"], &[]).unwrap();
         assert_eq!(c.action, Action::Exec);
         assert_eq!(c.drop_caps, 1 << 21);
         assert_eq!(c.cmd, 5);
         let c = run(&["/init", "getshell"], &[]).unwrap();
         assert_eq!(c.action, Action::GetShell);
         assert_eq!(cmd_len(&c, 2), 0);
-        assert_eq!(
-            run(&["/init", "status"], &[]).unwrap().action,
-            Action::Status
-        );
+        assert_eq!(run(&["/init", "status"], &[]).unwrap().action, Action::Status);
         assert_eq!(run(&["/init", "--help"], &[]).unwrap().action, Action::Help);
         assert_eq!(run(&["/init", "-V"], &[]).unwrap().action, Action::Version);
         // Only the first argument can be a subcommand: later it is the guest's command.
@@ -553,65 +505,38 @@ mod tests {
         assert_eq!((e.what, e.value), ("--mode", &b"vm"[..]));
         assert!(e.accepted.contains("nested"));
         assert_eq!(
-            run(&["/init", "--stop-signal", "TERMX"], &[])
-                .unwrap_err()
-                .what,
+            run(&["/init", "--stop-signal", "TERMX"], &[]).unwrap_err().what,
             "--stop-signal"
         );
         assert_eq!(
-            run(&["/init", "--stop-signal", "KILL"], &[])
-                .unwrap_err()
-                .what,
+            run(&["/init", "--stop-signal", "KILL"], &[]).unwrap_err().what,
             "--stop-signal"
         );
         assert_eq!(
-            run(&["/init", "--stop-timeout", "-1"], &[])
-                .unwrap_err()
-                .what,
+            run(&["/init", "--stop-timeout", "-1"], &[]).unwrap_err().what,
             "--stop-timeout"
         );
         assert_eq!(
-            run(&["/init", "--stop-timeout", "86401"], &[])
-                .unwrap_err()
-                .what,
+            run(&["/init", "--stop-timeout", "86401"], &[]).unwrap_err().what,
             "--stop-timeout"
         );
-        assert_eq!(
-            run(&["/init", "--on-reboot", "maybe"], &[])
-                .unwrap_err()
-                .what,
-            "--on-reboot"
-        );
+        assert_eq!(run(&["/init", "--on-reboot", "maybe"], &[]).unwrap_err().what, "--on-reboot");
         let e = run(&["/init", "--drop-caps", "cap_sys_admin,cap_flying"], &[]).unwrap_err();
         assert_eq!((e.what, e.value), ("capability", &b"cap_flying"[..]));
-        assert_eq!(
-            run(&["/init", "--bogus"], &[]).unwrap_err().value,
-            b"--bogus"
-        );
+        assert_eq!(run(&["/init", "--bogus"], &[]).unwrap_err().value, b"--bogus");
         assert_eq!(run(&["/init", "--mode"], &[]).unwrap_err().what, "--mode");
+        assert_eq!(run(&["/init"], &[("NESTINIT_MODE", "x")]).unwrap_err().what, "NESTINIT_MODE");
         assert_eq!(
-            run(&["/init"], &[("NESTINIT_MODE", "x")]).unwrap_err().what,
-            "NESTINIT_MODE"
-        );
-        assert_eq!(
-            run(&["/init"], &[("NESTINIT_VERBOSITY", "9")])
-                .unwrap_err()
-                .what,
+            run(&["/init"], &[("NESTINIT_VERBOSITY", "9")]).unwrap_err().what,
             "NESTINIT_VERBOSITY"
         );
-        assert_eq!(
-            run(&["/init", "--no-new-privs=1"], &[]).unwrap_err().what,
-            "option"
-        );
+        assert_eq!(run(&["/init", "--no-new-privs=1"], &[]).unwrap_err().what, "option");
     }
 
     #[test]
     fn caps() {
         assert_eq!(parse_caps(b"").unwrap(), 0);
-        assert_eq!(
-            parse_caps(b"0,cap_checkpoint_restore").unwrap(),
-            1 | (1 << 40)
-        );
+        assert_eq!(parse_caps(b"0,cap_checkpoint_restore").unwrap(), 1 | (1 << 40));
         assert!(parse_caps(b"41").is_err());
     }
 

@@ -52,10 +52,7 @@ pub fn name(errno: i32) -> Option<&'static str> {
         // Linux error numbers above the classic table that nestinit can meet.
         61 => Some("ENODATA"),
         75 => Some("EOVERFLOW"),
-        1..=40 => usize::try_from(errno)
-            .ok()
-            .and_then(|i| NAMES.get(i))
-            .copied(),
+        1..=40 => usize::try_from(errno).ok().and_then(|i| NAMES.get(i)).copied(),
         _ => None,
     }
 }

@@ -116,10 +116,7 @@ mod tests {
         let v = |e, r| container_verdict(classify_guest(e), r);
         assert_eq!(v(Ended::Exited(7), OnReboot::Restart), Verdict::Exit(7));
         assert_eq!(v(Ended::Killed(11), OnReboot::Restart), Verdict::Exit(139));
-        assert_eq!(
-            v(Ended::Killed(SIGHUP), OnReboot::Restart),
-            Verdict::Restart
-        );
+        assert_eq!(v(Ended::Killed(SIGHUP), OnReboot::Restart), Verdict::Restart);
         assert_eq!(v(Ended::Killed(SIGHUP), OnReboot::Exit), Verdict::Exit(133));
         assert_eq!(v(Ended::Killed(SIGINT), OnReboot::Exit), Verdict::Exit(0));
         assert_eq!(v(Ended::Exited(133), OnReboot::Exit), Verdict::Exit(1));

@@ -15,10 +15,7 @@ pub struct PathBuf {
 
 impl PathBuf {
     pub fn new(parts: &[&[u8]]) -> Result<PathBuf, Errno> {
-        let mut p = PathBuf {
-            buf: [0; PATH_MAX],
-            len: 0,
-        };
+        let mut p = PathBuf { buf: [0; PATH_MAX], len: 0 };
         for part in parts {
             p.push(part)?;
         }
@@ -30,10 +27,7 @@ impl PathBuf {
         if end >= PATH_MAX || bytes.contains(&0) {
             return Err(Errno::NAMETOOLONG);
         }
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(Errno::NAMETOOLONG)?
-            .copy_from_slice(bytes);
+        self.buf.get_mut(self.len..end).ok_or(Errno::NAMETOOLONG)?.copy_from_slice(bytes);
         self.len = end;
         Ok(())
     }

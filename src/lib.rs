@@ -7,5 +7,7 @@
 pub mod config;
 pub mod errno;
 pub mod exit;
+pub mod mountinfo;
+pub mod plan;
 pub mod signals;
 pub mod text;

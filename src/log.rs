@@ -93,9 +93,9 @@ pub fn fail_on(step: &str, subject: &[u8], e: Errno, hint: &str) {
 pub fn push_signal(m: &mut Msg, sig: i32) {
     match nestinit::signals::name(sig) {
         Some(n) => m.str("SIG").str(n),
-        None if sig >= nestinit::signals::SIGRTMIN => m
-            .str("SIGRTMIN+")
-            .num(i64::from(sig - nestinit::signals::SIGRTMIN)),
+        None if sig >= nestinit::signals::SIGRTMIN => {
+            m.str("SIGRTMIN+").num(i64::from(sig - nestinit::signals::SIGRTMIN))
+        }
         None => m.str("signal ").num(i64::from(sig)),
     };
 }

@@ -7,7 +7,9 @@
 
 mod child;
 mod fsutil;
+mod guest;
 mod log;
+mod nested;
 mod rt;
 mod spawn;
 mod supervise;
@@ -76,6 +78,8 @@ fn main(argv: Vector, envp: Vector) -> i32 {
             0
         }
         (Action::Supervise, Mode::Child) => child::run(&cfg, cmd, envp),
+        (Action::Supervise, Mode::Nested) => nested::run(&cfg, cmd, envp),
+        (Action::Supervise, Mode::Chroot) => nested::chroot(&cfg, cmd, envp),
         _ => {
             log::emit(log::ERROR, |m| {
                 m.str("usage: this mode or subcommand is not available in this build: use --mode child");

@@ -70,6 +70,11 @@ core::arch::global_asm!(
 pub struct Vector(*const *const c_char);
 
 impl Vector {
+    /// A vector of our own (a static default command).
+    pub fn from_ptr(p: *const *const c_char) -> Vector {
+        Vector(p)
+    }
+
     /// The raw `NULL`-terminated pointer array, as `execve(2)` wants it.
     pub fn as_ptr(self) -> *const *const c_char {
         self.0

@@ -99,26 +99,19 @@ pub fn parse(s: &[u8]) -> Option<i32> {
         _ => None,
     };
     by_alias.or_else(|| {
-        NAMES
-            .iter()
-            .find(|(name, _)| s.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|&(_, n)| n)
+        NAMES.iter().find(|(name, _)| s.eq_ignore_ascii_case(name.as_bytes())).map(|&(_, n)| n)
     })
 }
 
 /// The name of a classic signal without its `SIG` prefix (`TERM`), or `None` for real-time and
 /// unknown numbers (callers then print `RTMIN+n`).
 pub fn name(sig: i32) -> Option<&'static str> {
-    NAMES
-        .iter()
-        .find(|&&(_, n)| n == sig)
-        .map(|&(name, _)| name)
+    NAMES.iter().find(|&&(_, n)| n == sig).map(|&(name, _)| name)
 }
 
 fn strip_prefix_ci<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| s.get(prefix.len()..).unwrap_or(&[]))
+    head.eq_ignore_ascii_case(prefix).then(|| s.get(prefix.len()..).unwrap_or(&[]))
 }
 
 /// A small decimal integer (at most 9 digits), no sign.
@@ -141,12 +134,8 @@ pub fn parse_int(s: &[u8]) -> Option<i32> {
 pub fn handles_rtmin3(status: &[u8]) -> bool {
     let want = bit(SIGRTMIN + 3);
     status.split(|&c| c == b'\n').any(|line| {
-        let value = line
-            .strip_prefix(b"SigBlk:")
-            .or_else(|| line.strip_prefix(b"SigCgt:"));
-        value
-            .and_then(parse_hex_mask)
-            .is_some_and(|m| m & want != 0)
+        let value = line.strip_prefix(b"SigBlk:").or_else(|| line.strip_prefix(b"SigCgt:"));
+        value.and_then(parse_hex_mask).is_some_and(|m| m & want != 0)
     })
 }
 
@@ -201,18 +190,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_signals() {
-        for s in [
-            "",
-            "0",
-            "65",
-            "SIG",
-            "RTMIN+31",
-            "RTMIN-1",
-            "TERMX",
-            "-15",
-            "1234567890",
-            "RTMAX+1",
-        ] {
+        for s in
+            ["", "0", "65", "SIG", "RTMIN+31", "RTMIN-1", "TERMX", "-15", "1234567890", "RTMAX+1"]
+        {
             assert_eq!(parse(s.as_bytes()), None, "{s}");
         }
     }

@@ -25,10 +25,7 @@ impl Inherited {
     pub fn capture() -> Result<Inherited, Errno> {
         let mask = sys::sigprocmask(sys::How::SetMask, nestinit::signals::supervisor_mask())?;
         let old = sys::sigaction(nestinit::signals::SIGCHLD, sys::SIG_DFL)?;
-        Ok(Inherited {
-            mask,
-            chld_ignored: old == sys::SIG_IGN,
-        })
+        Ok(Inherited { mask, chld_ignored: old == sys::SIG_IGN })
     }
 
     /// Puts the inherited state back; called in the child right before exec.
@@ -50,30 +47,51 @@ pub struct Env {
 }
 
 impl Env {
-    pub fn build(envp: Vector, extra: &[&CStr]) -> Result<Env, Errno> {
+    /// Fails with one logged line and the setup exit code when the vector is full.
+    pub fn build(envp: Vector, extra: &[&CStr]) -> Result<Env, i32> {
+        Self::fill(envp, extra).map_err(|_| {
+            log::emit(log::ERROR, |m| {
+                m.str("environment: more than ").num(MAX_ENV as i64);
+                m.str(" variables: pass fewer");
+            });
+            code::SETUP
+        })
+    }
+
+    fn fill(envp: Vector, extra: &[&CStr]) -> Result<Env, ()> {
         let mut ptrs = heapless::Vec::new();
         let replaced = |e: &CStr| {
             let name = e.to_bytes().split(|&c| c == b'=').next().unwrap_or(&[]);
-            extra
-                .iter()
-                .any(|x| x.to_bytes().split(|&c| c == b'=').next() == Some(name))
+            extra.iter().any(|x| x.to_bytes().split(|&c| c == b'=').next() == Some(name))
         };
         for e in envp.iter() {
             let b = e.to_bytes();
             if b.starts_with(b"NESTINIT_") || b.starts_with(b"INIT_DROP_CAP=") || replaced(e) {
                 continue;
             }
-            ptrs.push(e.as_ptr()).map_err(|_| Errno::TOOBIG)?;
+            ptrs.push(e.as_ptr()).map_err(drop)?;
         }
         for x in extra {
-            ptrs.push(x.as_ptr()).map_err(|_| Errno::TOOBIG)?;
+            ptrs.push(x.as_ptr()).map_err(drop)?;
         }
-        ptrs.push(core::ptr::null()).map_err(|_| Errno::TOOBIG)?;
+        ptrs.push(core::ptr::null()).map_err(drop)?;
         Ok(Env { ptrs })
     }
 
     pub fn as_ptr(&self) -> *const *const c_char {
         self.ptrs.as_ptr()
+    }
+}
+
+/// Like tini: a process group of our own in the terminal's foreground, so that Ctrl-C and job
+/// control reach the command and not the supervisor. Called with signals still blocked, so
+/// `tcsetpgrp` from a background group does not stop us with SIGTTOU.
+pub fn take_terminal() {
+    let _ = rustix::process::setpgid(None, None);
+    match rustix::termios::tcsetpgrp(log::stdio(0), rustix::process::getpid()) {
+        // No terminal, or not ours: nothing to hand over (catatonit's errno triage).
+        Ok(()) | Err(Errno::NOTTY) | Err(Errno::NXIO) | Err(Errno::BADF) | Err(Errno::PERM) => {}
+        Err(e) => log::fail("take the terminal", e, "job control may not work"),
     }
 }
 
@@ -97,27 +115,19 @@ pub fn exec(argv: Vector, envp: *const *const c_char, path: Option<&CStr>) -> i3
         search(cmd, argv, envp, path.map_or(DEFAULT_PATH, CStr::to_bytes))
     };
     let (status, hint) = match err {
-        Errno::NOENT | Errno::NOTDIR => (
-            code::NOT_FOUND,
-            "command not found: check its path, PATH and the root",
-        ),
+        Errno::NOENT | Errno::NOTDIR => {
+            (code::NOT_FOUND, "command not found: check its path, PATH and the root")
+        }
         Errno::NAMETOOLONG => (code::NOT_FOUND, "path too long: use a shorter path"),
         Errno::ACCESS | Errno::PERM => (
             code::NOT_EXECUTABLE,
             "permission denied: check its mode and that its mount is not noexec",
         ),
-        Errno::NOEXEC => (
-            code::NOT_EXECUTABLE,
-            "not an executable format: use a binary or a script with #!",
-        ),
-        Errno::ISDIR => (
-            code::NOT_EXECUTABLE,
-            "is a directory: name an executable file",
-        ),
-        _ => (
-            code::NOT_EXECUTABLE,
-            "cannot execute it: check the file and the system's limits",
-        ),
+        Errno::NOEXEC => {
+            (code::NOT_EXECUTABLE, "not an executable format: use a binary or a script with #!")
+        }
+        Errno::ISDIR => (code::NOT_EXECUTABLE, "is a directory: name an executable file"),
+        _ => (code::NOT_EXECUTABLE, "cannot execute it: check the file and the system's limits"),
     };
     log::fail_on("exec", name, err, hint);
     status

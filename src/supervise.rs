@@ -216,11 +216,7 @@ impl Supervisor {
     fn send(&mut self, pid: i32, sig: i32) {
         match sys::kill(pid, sig) {
             Ok(()) | Err(Errno::SRCH) => {}
-            Err(e) => log::fail(
-                "forward signal",
-                e,
-                "the signal was not delivered; continuing",
-            ),
+            Err(e) => log::fail("forward signal", e, "the signal was not delivered; continuing"),
         }
     }
 
@@ -265,11 +261,36 @@ impl Supervisor {
     }
 }
 
+/// What every supervising mode does first: block signals (keeping what was inherited for the
+/// command), become subreaper unless PID 1. Failures here are fatal (exit 125).
+pub fn start(cfg: &Config<'_>) -> Result<(crate::spawn::Inherited, Supervisor), i32> {
+    let inherited = crate::spawn::Inherited::capture().map_err(|e| {
+        log::fail("block signals", e, "cannot supervise without it; check seccomp rules");
+        nestinit::exit::code::SETUP
+    })?;
+    let pid1 = is_pid1();
+    if !pid1 {
+        // Orphans of the command re-parent to us rather than to the system's init, so we
+        // can reap them and see them at shutdown.
+        if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
+            log::fail("become subreaper", e, "orphans will re-parent to the system's init");
+        }
+    }
+    Ok((inherited, Supervisor::new(cfg, pid1)))
+}
+
+/// The supervisor keeps no directory busy (a volume it sits in could not be unmounted).
+/// Done after the command started, so the command keeps the working directory it was given.
+pub fn leave_cwd() {
+    if let Err(e) = rustix::process::chdir(c"/") {
+        log::fail("chdir /", e, "continuing in the current directory");
+    }
+}
+
 /// Our direct children, from `/proc/self/task/<pid>/children` (one thread, so tid = pid).
 fn for_each_child(mut f: impl FnMut(i32)) {
     let mut path = nestinit::text::Line::<64>::new();
-    path.str("/proc/self/task/")
-        .num(i64::from(rustix::process::getpid().as_raw_nonzero().get()));
+    path.str("/proc/self/task/").num(i64::from(rustix::process::getpid().as_raw_nonzero().get()));
     path.str("/children");
     // Streamed: a subreaper can have more children than any buffer holds.
     let mut pid: i32 = 0;
@@ -298,10 +319,7 @@ pub fn is_systemd_like(pid: i32) -> bool {
 
 /// Monotonic time in nanoseconds.
 pub fn now() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    (t.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(t.tv_nsec as u64)
+    sys::monotonic_ns()
 }
 
 /// Whether this process is PID 1 of its PID namespace.

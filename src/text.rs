@@ -15,11 +15,7 @@ impl<const N: usize> Default for Line<N> {
 
 impl<const N: usize> Line<N> {
     pub const fn new() -> Self {
-        Line {
-            buf: [0; N],
-            len: 0,
-            cut: false,
-        }
+        Line { buf: [0; N], len: 0, cut: false }
     }
 
     pub fn push(&mut self, s: &[u8]) -> &mut Self {

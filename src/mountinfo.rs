@@ -1,0 +1,475 @@
+//! A streaming parser of `/proc/self/mountinfo` into a bounded table.
+//!
+//! Lines can be tens of KiB (overlayfs lists every lower layer in its source and options), so a
+//! line is never buffered: the parser walks it byte by byte and keeps only the fields the mount
+//! plan needs. Every bound is an error, never a silent truncation.
+
+pub const MAX_MOUNTS: usize = 1024;
+pub const ARENA: usize = 256 * 1024;
+pub const PATH_MAX: usize = 4096;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    TooManyMounts,
+    ArenaFull,
+    PathTooLong,
+    Malformed { line: usize },
+}
+
+impl ParseError {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            ParseError::TooManyMounts => "more than 1024 mounts in /proc/self/mountinfo",
+            ParseError::ArenaFull => {
+                "mount points and fs types in /proc/self/mountinfo exceed 256 KiB"
+            }
+            ParseError::PathTooLong => "a mount point in /proc/self/mountinfo exceeds 4095 bytes",
+            ParseError::Malformed { .. } => "malformed line in /proc/self/mountinfo",
+        }
+    }
+}
+
+/// The fs type is stored right after the mount point in the arena.
+#[derive(Clone, Copy, Debug)]
+pub struct Mount {
+    pub id: u32,
+    pub parent: u32,
+    pub read_only: bool,
+    off: u32,
+    point_len: u32,
+    fs_len: u32,
+}
+
+pub struct Table {
+    mounts: heapless::Vec<Mount, MAX_MOUNTS>,
+    arena: [u8; ARENA],
+    used: usize,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Table {
+    pub const fn new() -> Table {
+        Table { mounts: heapless::Vec::new(), arena: [0; ARENA], used: 0 }
+    }
+
+    pub fn clear(&mut self) {
+        self.mounts.clear();
+        self.used = 0;
+    }
+
+    pub fn len(&self) -> usize {
+        self.mounts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.mounts.is_empty()
+    }
+
+    pub fn mount(&self, i: usize) -> Option<Mount> {
+        self.mounts.get(i).copied()
+    }
+
+    pub fn path(&self, i: usize) -> &[u8] {
+        self.slice(i, |m| (m.off, m.point_len))
+    }
+
+    pub fn fstype(&self, i: usize) -> &[u8] {
+        self.slice(i, |m| (m.off + m.point_len, m.fs_len))
+    }
+
+    fn slice(&self, i: usize, range: impl Fn(&Mount) -> (u32, u32)) -> &[u8] {
+        self.mounts
+            .get(i)
+            .map(range)
+            .and_then(|(off, len)| self.arena.get(off as usize..(off + len) as usize))
+            .unwrap_or(&[])
+    }
+
+    /// Several mounts can sit at one path; only the last one stacked there is visible, and it is
+    /// the one that no other mount at that path has as its parent.
+    pub fn find(&self, path: &[u8]) -> Option<usize> {
+        let at_path = |i: &usize| self.path(*i) == path;
+        let parent = |i: usize| self.mount(i).map(|m| m.parent);
+        let covered = |i: usize| {
+            let id = self.mount(i).map(|m| m.id);
+            (0..self.len()).filter(at_path).any(|j| j != i && parent(j) == id)
+        };
+        (0..self.len()).rev().filter(at_path).find(|&i| !covered(i))
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Id,
+    Parent,
+    Dev,
+    Root,
+    Point,
+    Options,
+    Optional,
+    FsType,
+    Source,
+    Super,
+}
+
+/// Where matching the current item of the options field against `ro` has got to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RoItem {
+    Start,
+    R,
+    Ro,
+    Other,
+}
+
+pub struct Parser {
+    line: usize,
+    started: bool,
+    field: Field,
+    field_len: usize,
+    dash: bool,
+    id: u32,
+    parent: u32,
+    read_only: bool,
+    ro: RoItem,
+    escape: u8,
+    escaped: u16,
+    point_len: usize,
+    fs_len: usize,
+    failed: Option<ParseError>,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Parser {
+    pub const fn new() -> Parser {
+        Parser {
+            line: 1,
+            started: false,
+            field: Field::Id,
+            field_len: 0,
+            dash: false,
+            id: 0,
+            parent: 0,
+            read_only: false,
+            ro: RoItem::Start,
+            escape: 0,
+            escaped: 0,
+            point_len: 0,
+            fs_len: 0,
+            failed: None,
+        }
+    }
+
+    /// After an error the table is incomplete; the error is returned again on every later call.
+    pub fn feed(&mut self, table: &mut Table, chunk: &[u8]) -> Result<(), ParseError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        for &b in chunk {
+            if let Err(e) = self.byte(table, b) {
+                self.failed = Some(e);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(&mut self, table: &mut Table) -> Result<(), ParseError> {
+        if self.started {
+            self.feed(table, b"\n")
+        } else {
+            self.failed.map_or(Ok(()), Err)
+        }
+    }
+
+    fn malformed(&self) -> ParseError {
+        ParseError::Malformed { line: self.line }
+    }
+
+    fn byte(&mut self, table: &mut Table, b: u8) -> Result<(), ParseError> {
+        match b {
+            b'\n' => return self.end_line(table),
+            b' ' => return self.end_field(),
+            _ => {}
+        }
+        self.started = true;
+        match self.field {
+            Field::Id => self.id = self.digit(self.id, b)?,
+            Field::Parent => self.parent = self.digit(self.parent, b)?,
+            Field::Point => self.point_byte(table, b)?,
+            Field::Options => {
+                self.ro = match (self.ro, b) {
+                    (_, b',') => {
+                        self.read_only |= self.ro == RoItem::Ro;
+                        RoItem::Start
+                    }
+                    (RoItem::Start, b'r') => RoItem::R,
+                    (RoItem::R, b'o') => RoItem::Ro,
+                    _ => RoItem::Other,
+                }
+            }
+            Field::Optional if self.field_len == 0 => self.dash = b == b'-',
+            Field::FsType => {
+                self.store(table, self.point_len + self.fs_len, b)?;
+                self.fs_len += 1;
+            }
+            _ => {}
+        }
+        self.field_len += 1;
+        Ok(())
+    }
+
+    fn digit(&self, n: u32, b: u8) -> Result<u32, ParseError> {
+        let d = match b {
+            b'0'..=b'9' => u32::from(b - b'0'),
+            _ => return Err(self.malformed()),
+        };
+        n.checked_mul(10).and_then(|n| n.checked_add(d)).ok_or(self.malformed())
+    }
+
+    /// The kernel writes space, tab, newline and backslash as `\ooo` octal; a chunk may end
+    /// anywhere inside one, so the escape is decoded digit by digit.
+    fn point_byte(&mut self, table: &mut Table, b: u8) -> Result<(), ParseError> {
+        let out = match (self.escape, b) {
+            (0, b'\\') => {
+                self.escape = 1;
+                self.escaped = 0;
+                return Ok(());
+            }
+            (0, _) => b,
+            (_, b'0'..=b'7') => {
+                self.escaped = self.escaped * 8 + u16::from(b - b'0');
+                self.escape += 1;
+                if self.escape < 4 {
+                    return Ok(());
+                }
+                self.escape = 0;
+                u8::try_from(self.escaped).map_err(|_| self.malformed())?
+            }
+            _ => return Err(self.malformed()),
+        };
+        if self.point_len >= PATH_MAX - 1 {
+            return Err(ParseError::PathTooLong);
+        }
+        self.store(table, self.point_len, out)?;
+        self.point_len += 1;
+        Ok(())
+    }
+
+    fn store(&self, table: &mut Table, at: usize, b: u8) -> Result<(), ParseError> {
+        let slot = table.arena.get_mut(table.used + at).ok_or(ParseError::ArenaFull)?;
+        *slot = b;
+        Ok(())
+    }
+
+    fn end_field(&mut self) -> Result<(), ParseError> {
+        let empty = self.field_len == 0;
+        self.field = match self.field {
+            Field::Id | Field::Parent | Field::Point | Field::FsType if empty => {
+                return Err(self.malformed())
+            }
+            Field::Id => Field::Parent,
+            Field::Parent => Field::Dev,
+            Field::Dev => Field::Root,
+            Field::Root => Field::Point,
+            Field::Point if self.escape != 0 => return Err(self.malformed()),
+            Field::Point => Field::Options,
+            Field::Options => {
+                self.read_only |= self.ro == RoItem::Ro;
+                Field::Optional
+            }
+            Field::Optional if self.field_len == 1 && self.dash => Field::FsType,
+            Field::Optional => Field::Optional,
+            Field::FsType => Field::Source,
+            Field::Source | Field::Super => Field::Super,
+        };
+        self.field_len = 0;
+        Ok(())
+    }
+
+    fn end_line(&mut self, table: &mut Table) -> Result<(), ParseError> {
+        if self.started {
+            if self.field != Field::Super {
+                return Err(self.malformed());
+            }
+            let to_u32 = |n: usize| u32::try_from(n).map_err(|_| ParseError::ArenaFull);
+            let mount = Mount {
+                id: self.id,
+                parent: self.parent,
+                read_only: self.read_only,
+                off: to_u32(table.used)?,
+                point_len: to_u32(self.point_len)?,
+                fs_len: to_u32(self.fs_len)?,
+            };
+            table.mounts.push(mount).map_err(|_| ParseError::TooManyMounts)?;
+            table.used += self.point_len + self.fs_len;
+        }
+        *self = Parser { line: self.line + 1, ..Parser::new() };
+        Ok(())
+    }
+}
+
+/// Convenience for tests and small inputs.
+pub fn parse_all(table: &mut Table, text: &[u8]) -> Result<(), ParseError> {
+    let mut parser = Parser::new();
+    parser.feed(table, text)?;
+    parser.finish(table)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    type Row = (u32, u32, bool, Vec<u8>, Vec<u8>);
+
+    fn rows(t: &Table) -> Vec<Row> {
+        (0..t.len())
+            .map(|i| {
+                let m = t.mount(i).unwrap();
+                (m.id, m.parent, m.read_only, t.path(i).to_vec(), t.fstype(i).to_vec())
+            })
+            .collect()
+    }
+
+    const ESCAPED: &[u8] = b"20 1 0:5 / / rw - ext4 /dev/sda1 rw\n\
+        21 20 0:6 / /mnt/a\\040b\\011c\\012d\\134e ro,nosuid - tmpfs my\\040src rw\n\
+        22 20 0:7 / /x rw,noatime,ro shared:1 master:2 - fuse.sshfs host:/ ro\n\
+        23 20 0:8 / /y rw,errors=ro,rox - proc proc rw";
+
+    #[test]
+    fn escapes_and_fields() {
+        let mut t = Box::new(Table::new());
+        parse_all(&mut t, ESCAPED).unwrap();
+        assert_eq!(t.len(), 4);
+        assert_eq!(t.path(1), b"/mnt/a b\tc\nd\\e");
+        assert_eq!(t.fstype(1), b"tmpfs");
+        let m = t.mount(1).unwrap();
+        assert_eq!((m.id, m.parent, m.read_only), (21, 20, true));
+        assert!(t.mount(2).unwrap().read_only);
+        assert_eq!(t.fstype(2), b"fuse.sshfs");
+        assert!(!t.mount(3).unwrap().read_only);
+        assert_eq!(t.path(3), b"/y");
+        assert_eq!(t.path(9), b"");
+        assert!(t.mount(9).is_none());
+        assert_eq!(t.find(b"/mnt/a b\tc\nd\\e"), Some(1));
+    }
+
+    #[test]
+    fn chunking_does_not_matter() {
+        let mut whole = Box::new(Table::new());
+        parse_all(&mut whole, ESCAPED).unwrap();
+        let mut t = Box::new(Table::new());
+        let mut p = Parser::new();
+        for b in ESCAPED.chunks(1) {
+            p.feed(&mut t, b).unwrap();
+        }
+        p.finish(&mut t).unwrap();
+        assert_eq!(rows(&t), rows(&whole));
+
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200 {
+            t.clear();
+            let mut p = Parser::new();
+            let mut rest = ESCAPED;
+            while !rest.is_empty() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let (chunk, tail) = rest.split_at((seed % 13 + 1).min(rest.len() as u64) as usize);
+                p.feed(&mut t, chunk).unwrap();
+                rest = tail;
+            }
+            p.finish(&mut t).unwrap();
+            assert_eq!(rows(&t), rows(&whole));
+        }
+    }
+
+    #[test]
+    fn huge_super_options_are_skipped() {
+        let mut line = b"30 1 0:40 / / rw - overlay overlay rw,lowerdir=".to_vec();
+        line.extend(std::iter::repeat(b'x').take(100 * 1024));
+        line.extend_from_slice(b"\n31 30 0:41 / /tmp rw - tmpfs tmpfs rw\n");
+        let mut t = Box::new(Table::new());
+        let mut p = Parser::new();
+        for chunk in line.chunks(4096) {
+            p.feed(&mut t, chunk).unwrap();
+        }
+        p.finish(&mut t).unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.fstype(0), b"overlay");
+        assert_eq!(t.path(1), b"/tmp");
+    }
+
+    #[test]
+    fn long_mount_point() {
+        let mut t = Box::new(Table::new());
+        let mut line = b"30 1 0:40 / /".to_vec();
+        line.extend(std::iter::repeat(b'a').take(4094));
+        line.extend_from_slice(b" rw - tmpfs tmpfs rw\n");
+        parse_all(&mut t, &line).unwrap();
+        assert_eq!(t.path(0).len(), 4095);
+
+        let mut line = b"30 1 0:40 / /".to_vec();
+        line.extend(std::iter::repeat(b'a').take(4999));
+        line.extend_from_slice(b" rw - tmpfs tmpfs rw\n");
+        t.clear();
+        assert_eq!(parse_all(&mut t, &line), Err(ParseError::PathTooLong));
+    }
+
+    fn many(n: usize, path_len: usize) -> Vec<u8> {
+        let mut text = Vec::new();
+        for i in 0..n {
+            let path = format!("/m{i:0>width$}", width = path_len - 2);
+            text.extend(format!("{} 1 0:{i} / {path} rw - tmpfs tmpfs rw\n", i + 2).bytes());
+        }
+        text
+    }
+
+    #[test]
+    fn bounds() {
+        let mut t = Box::new(Table::new());
+        parse_all(&mut t, &many(300, 10)).unwrap();
+        assert_eq!(t.len(), 300);
+        assert_eq!(t.mount(299).unwrap().id, 301);
+        t.clear();
+        parse_all(&mut t, &many(1024, 10)).unwrap();
+        t.clear();
+        let err = parse_all(&mut t, &many(1025, 10)).unwrap_err();
+        assert_eq!(err, ParseError::TooManyMounts);
+        assert!(err.describe().contains("1024"));
+        t.clear();
+        assert_eq!(parse_all(&mut t, &many(100, 4000)), Err(ParseError::ArenaFull));
+    }
+
+    #[test]
+    fn malformed_lines() {
+        let mut t = Box::new(Table::new());
+        let bad: [&[u8]; 6] = [
+            b"x 1 0:1 / /a rw - tmpfs t rw",
+            b"2 1 0:1 / /a rw tmpfs t rw",
+            b"2 1 0:1 / /a rw - tmpfs t",
+            b"2 1 0:1 / /a\\09 rw - tmpfs t rw",
+            b"2 1 0:1 / /a\\400 rw - tmpfs t rw",
+            b"99999999999 1 0:1 / /a rw - tmpfs t rw",
+        ];
+        for text in bad {
+            t.clear();
+            let mut ok = b"1 0 0:1 / / rw - ext4 r rw\n".to_vec();
+            ok.extend_from_slice(text);
+            assert_eq!(parse_all(&mut t, &ok), Err(ParseError::Malformed { line: 2 }));
+        }
+        t.clear();
+        parse_all(&mut t, b"").unwrap();
+        assert!(t.is_empty());
+    }
+}
