@@ -38,10 +38,6 @@ impl PathBuf {
         }
         CStr::from_bytes_with_nul(self.buf.get(..=self.len).unwrap_or(b"\0")).unwrap_or(c"")
     }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or(&[])
-    }
 }
 
 /// Opens `path` read-only.

@@ -9,5 +9,6 @@ pub mod errno;
 pub mod exit;
 pub mod mountinfo;
 pub mod plan;
+pub mod procfs;
 pub mod signals;
 pub mod text;

@@ -6,6 +6,7 @@
 #![no_main]
 
 mod child;
+mod enter;
 mod fsutil;
 mod guest;
 mod log;
@@ -77,14 +78,9 @@ fn main(argv: Vector, envp: Vector) -> i32 {
             );
             0
         }
+        (Action::Exec | Action::GetShell | Action::Status, _) => enter::run(&cfg, cmd, envp),
         (Action::Supervise, Mode::Child) => child::run(&cfg, cmd, envp),
         (Action::Supervise, Mode::Nested) => nested::run(&cfg, cmd, envp),
         (Action::Supervise, Mode::Chroot) => nested::chroot(&cfg, cmd, envp),
-        _ => {
-            log::emit(log::ERROR, |m| {
-                m.str("usage: this mode or subcommand is not available in this build: use --mode child");
-            });
-            code::USAGE
-        }
     }
 }

@@ -133,23 +133,9 @@ pub fn parse_int(s: &[u8]) -> Option<i32> {
 /// `/proc/PID/status`: it blocks or catches SIGRTMIN+3, as LXC checks (DESIGN.md fact 5).
 pub fn handles_rtmin3(status: &[u8]) -> bool {
     let want = bit(SIGRTMIN + 3);
-    status.split(|&c| c == b'\n').any(|line| {
-        let value = line.strip_prefix(b"SigBlk:").or_else(|| line.strip_prefix(b"SigCgt:"));
-        value.and_then(parse_hex_mask).is_some_and(|m| m & want != 0)
-    })
-}
-
-fn parse_hex_mask(s: &[u8]) -> Option<u64> {
-    let s = s.trim_ascii();
-    if s.is_empty() || s.len() > 16 {
-        return None;
-    }
-    let mut m: u64 = 0;
-    for &c in s {
-        let d = (c as char).to_digit(16)?;
-        m = (m << 4) | u64::from(d);
-    }
-    Some(m)
+    [&b"SigBlk:"[..], b"SigCgt:"]
+        .iter()
+        .any(|key| crate::procfs::status_hex(status, key).is_some_and(|m| m & want != 0))
 }
 
 /// What a stop request (SIGTERM or SIGINT to the supervisor) becomes for the child.

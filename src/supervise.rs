@@ -30,6 +30,8 @@ pub struct Supervisor {
     /// Set once `waitpid` answers ECHILD: we have no children at all.
     childless: bool,
     warned: bool,
+    /// `exec` and `getshell`: every signal is passed on as is, stop requests included.
+    relay: bool,
 }
 
 /// What woke the loop.
@@ -59,6 +61,23 @@ impl Supervisor {
             deadline: None,
             childless: false,
             warned: false,
+            relay: false,
+        }
+    }
+
+    /// A supervisor that only relays signals to the command it waits for.
+    pub fn relay() -> Supervisor {
+        Supervisor {
+            stop_signal: None,
+            stop_timeout: 0,
+            is_pid1: false,
+            main: None,
+            ended: None,
+            stopping: false,
+            deadline: None,
+            childless: false,
+            warned: false,
+            relay: true,
         }
     }
 
@@ -170,7 +189,7 @@ impl Supervisor {
             }
             return;
         };
-        if !signals::is_stop_request(sig) {
+        if self.relay || !signals::is_stop_request(sig) {
             self.send(main, sig);
             return;
         }

@@ -12,11 +12,6 @@ use rustix::io::Errno;
 /// architecture we build for (`_NSIG / 8` bytes).
 pub type SigSet = u64;
 
-/// The bit for signal `sig` (1-based) in a [`SigSet`].
-pub const fn sig_bit(sig: i32) -> SigSet {
-    1u64 << ((sig - 1) as u32 & 63)
-}
-
 /// Raw system call with up to six arguments; returns the kernel's value (`-errno` on error).
 ///
 /// # Safety
@@ -97,7 +92,6 @@ pub fn execve(path: &CStr, argv: *const *const c_char, envp: *const *const c_cha
 #[derive(Clone, Copy)]
 #[repr(u32)]
 pub enum How {
-    Block = k::SIG_BLOCK,
     SetMask = k::SIG_SETMASK,
 }
 
@@ -178,7 +172,6 @@ pub fn sigaction(sig: i32, disposition: usize) -> Result<usize, Errno> {
 #[derive(Clone, Copy)]
 pub struct SigInfo {
     pub signo: i32,
-    pub code: i32,
     /// The sender's PID for user-sent signals, 0 when the kernel sent it.
     pub pid: i32,
 }
@@ -203,8 +196,8 @@ pub fn sigtimedwait(set: SigSet, timeout: Option<&k::__kernel_timespec>) -> Resu
         )
     };
     check(r)?;
-    let [signo, _errno, code, pid, ..] = info;
-    Ok(SigInfo { signo, code, pid })
+    let [signo, _errno, _code, pid, ..] = info;
+    Ok(SigInfo { signo, pid })
 }
 
 /// Result of [`fork`] in each process.
@@ -310,4 +303,29 @@ pub fn monotonic_ns() -> u64 {
         )
     };
     (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+}
+
+/// `close_range(first, ~0, 0)` — closes every descriptor from `first` on, so that a command
+/// started in the guest inherits nothing but 0, 1 and 2 (runc's CVE-2024-21626 leaked a host
+/// descriptor this way). rustix has no wrapper for it.
+///
+/// <https://man7.org/linux/man-pages/man2/close_range.2.html>
+pub fn close_from(first: u32) -> Result<(), Errno> {
+    // SAFETY: close_range takes integers; closing descriptors we do not use afterwards.
+    check(unsafe { syscall(k::__NR_close_range, [first as usize, u32::MAX as usize, 0, 0, 0, 0]) })
+        .map(|_| ())
+}
+
+/// `clock_gettime(CLOCK_BOOTTIME)` in clock ticks of 1/100 s, the unit of a process's start
+/// time in `/proc/PID/stat` (USER_HZ is 100 on every Linux architecture).
+pub fn boottime_ticks() -> u64 {
+    let mut ts = k::__kernel_timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a writable __kernel_timespec; CLOCK_BOOTTIME cannot fail.
+    unsafe {
+        syscall(
+            k::__NR_clock_gettime,
+            [k::CLOCK_BOOTTIME as usize, &mut ts as *mut _ as usize, 0, 0, 0, 0],
+        )
+    };
+    (ts.tv_sec as u64).saturating_mul(100).saturating_add(ts.tv_nsec as u64 / 10_000_000)
 }

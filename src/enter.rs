@@ -1,0 +1,232 @@
+//! `/init exec`, `getshell` and `status`: find the running guest and enter it.
+//!
+//! The guest is the child of PID 1 that lives in another PID namespace, found from `/proc`
+//! and pinned with a pidfd, so nothing is written to disk (a read-only root works) and a
+//! recycled PID is never entered. Entering is where runtimes had their worst escapes (runc
+//! CVE-2019-5736 through `/proc/PID/exe`, CVE-2024-21626 through a leaked descriptor), so the
+//! process is non-dumpable before it joins, and the command gets only fds 0–2, the guest's
+//! root as working directory and no more capabilities than the guest init has.
+
+use crate::fsutil::read_file;
+use crate::guest;
+use crate::log;
+use crate::rt::Vector;
+use crate::spawn::{Env, Inherited};
+use crate::supervise::{Event, Supervisor};
+use crate::sys;
+use nestinit::config::{Action, Config};
+use nestinit::exit::code;
+use nestinit::procfs;
+use nestinit::text::Line;
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::process::{Pid, PidfdFlags};
+use rustix::thread::ThreadNameSpaceType as Ns;
+
+/// The namespaces joined when they differ from ours, with their `/proc/PID/ns` names. The
+/// user namespace goes first so that the others are joined with its privileges.
+const NAMESPACES: [(&[u8], Ns); 7] = [
+    (b"user", Ns::USER),
+    (b"mnt", Ns::MOUNT),
+    (b"pid", Ns::PROCESS_ID),
+    (b"uts", Ns::HOST_NAME_AND_NIS_DOMAIN_NAME),
+    (b"ipc", Ns::INTER_PROCESS_COMMUNICATION),
+    (b"net", Ns::NETWORK),
+    (b"cgroup", Ns::CONTROL_GROUP),
+];
+
+/// A guest found and pinned.
+struct Guest {
+    pid: i32,
+    pidfd: OwnedFd,
+    stat: procfs::Stat,
+}
+
+fn proc_path(pid: i32, file: &str) -> Line<48> {
+    let mut p = Line::new();
+    p.str("/proc/").num(i64::from(pid)).str("/").str(file);
+    p
+}
+
+/// The `(dev, ino)` identity of a namespace file.
+fn ns_id(pid: Option<i32>, name: &[u8]) -> Option<(u64, u64)> {
+    let mut p = Line::<48>::new();
+    match pid {
+        Some(pid) => p.str("/proc/").num(i64::from(pid)),
+        None => p.str("/proc/self"),
+    };
+    p.str("/ns/").push(name);
+    let mut path = crate::fsutil::PathBuf::new(&[p.as_bytes()]).ok()?;
+    let st = rustix::fs::stat(path.as_cstr()).ok()?;
+    Some((st.st_dev, st.st_ino))
+}
+
+fn read_stat(pid: i32) -> Option<procfs::Stat> {
+    let mut buf = [0u8; 1024];
+    read_file(proc_path(pid, "stat").as_bytes(), &mut buf).ok().and_then(procfs::parse_stat)
+}
+
+/// Whether `pid` is the guest: a child of PID 1 in another PID namespace than PID 1's.
+fn is_guest(pid: i32) -> Option<procfs::Stat> {
+    let stat = read_stat(pid)?;
+    (stat.ppid == 1 && stat.state != b'Z' && ns_id(Some(pid), b"pid")? != ns_id(Some(1), b"pid")?)
+        .then_some(stat)
+}
+
+/// Scans `/proc` for the guest and pins it with a pidfd, then checks again through the pinned
+/// process: a PID recycled between the scan and `pidfd_open` is caught by the second look.
+fn find_guest() -> Option<Guest> {
+    let dir = rustix::fs::open(
+        c"/proc",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .ok()?;
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
+    let mut entries = rustix::fs::RawDir::new(dir, &mut buf);
+    while let Some(entry) = entries.next() {
+        let Ok(entry) = entry else { break };
+        let Some(pid) = nestinit::signals::parse_int(entry.file_name().to_bytes()) else {
+            continue;
+        };
+        if pid <= 1 || is_guest(pid).is_none() {
+            continue;
+        }
+        let pidfd = rustix::process::pidfd_open(Pid::from_raw(pid)?, PidfdFlags::empty()).ok()?;
+        let stat = is_guest(pid)?;
+        return Some(Guest { pid, pidfd, stat });
+    }
+    None
+}
+
+fn no_guest() -> i32 {
+    log::emit(log::ERROR, |m| {
+        m.str("no guest is running: start the container with nestinit as PID 1 in nested mode");
+    });
+    code::NO_GUEST
+}
+
+pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
+    let Some(guest) = find_guest() else { return no_guest() };
+    match cfg.action {
+        Action::Status => status(&guest),
+        _ => enter(cfg, &guest, cmd, envp),
+    }
+}
+
+/// `status`: PID, command, systemd-likeness and uptime of the guest.
+fn status(g: &Guest) -> i32 {
+    let mut out = Line::<1024>::new();
+    out.str("guest pid ").num(i64::from(g.pid)).str("\ncommand ");
+    let mut cmdline = [0u8; 512];
+    match read_file(proc_path(g.pid, "cmdline").as_bytes(), &mut cmdline) {
+        Ok(c) => {
+            for (i, arg) in c.split(|&b| b == 0).filter(|a| !a.is_empty()).enumerate() {
+                if i > 0 {
+                    out.str(" ");
+                }
+                out.push(arg);
+            }
+        }
+        Err(_) => {
+            out.str("(long or unreadable)");
+        }
+    }
+    let systemd = crate::supervise::is_systemd_like(g.pid);
+    out.str("\nsystemd-like ").str(if systemd { "yes" } else { "no" });
+    let secs = sys::boottime_ticks().saturating_sub(g.stat.start) / 100;
+    out.str("\nuptime ").num(secs as i64).str(" s\n");
+    log::write_all(log::stdio(1), out.as_bytes());
+    0
+}
+
+/// `exec` and `getshell`: join the guest's namespaces, fork (a PID namespace applies only to
+/// children, DESIGN.md fact 8), start the command in the child and relay signals to it.
+fn enter(cfg: &Config<'_>, g: &Guest, cmd: Vector, envp: Vector) -> i32 {
+    // Before anything of the guest is joined: a non-dumpable process cannot be ptraced or
+    // have its /proc/PID/exe opened by the guest's processes.
+    if let Err(e) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
+        log::fail("mark non-dumpable", e, "refusing to enter the guest without it");
+        return code::SETUP;
+    }
+    // The guest init's bounding set: the command never gets more than it.
+    let mut status = [0u8; 4096];
+    let guest_caps = read_file(proc_path(g.pid, "status").as_bytes(), &mut status)
+        .ok()
+        .and_then(|s| procfs::status_hex(s, b"CapBnd:"));
+    let Some(guest_caps) = guest_caps else { return no_guest() };
+    let mut join = Ns::empty();
+    for (name, ns) in NAMESPACES {
+        if ns_id(None, name) != ns_id(Some(g.pid), name) {
+            join |= ns;
+        }
+    }
+    let inherited = match Inherited::capture() {
+        Ok(i) => i,
+        Err(e) => {
+            log::fail("block signals", e, "check seccomp rules");
+            return code::SETUP;
+        }
+    };
+    if let Err(e) = rustix::thread::move_into_thread_name_spaces(g.pidfd.as_fd(), join) {
+        log::fail(
+            "join the guest's namespaces",
+            e,
+            "needs CAP_SYS_ADMIN and a kernel with setns on pidfds (5.8+)",
+        );
+        return code::SETUP;
+    }
+    let env = match Env::build(envp, &[]) {
+        Ok(env) => env,
+        Err(c) => return c,
+    };
+    // getshell: SHELL, else bash, else sh, as a login shell (`-l`).
+    let shell = match cmd.iter().next() {
+        Some(s) => s,
+        None if rustix::fs::access(c"/bin/bash", rustix::fs::Access::EXEC_OK).is_ok() => {
+            c"/bin/bash"
+        }
+        None => c"/bin/sh",
+    };
+    let shell_argv = [shell.as_ptr(), c"-l".as_ptr(), core::ptr::null()];
+    let cmd =
+        if cfg.action == Action::GetShell { Vector::from_ptr(shell_argv.as_ptr()) } else { cmd };
+    let mut sup = Supervisor::relay();
+    match sys::fork(0, false) {
+        Ok(sys::Forked::Child) => {
+            let c = prepare_child().map_or_else(
+                |c| c,
+                |()| {
+                    let cfg = Config { drop_caps: cfg.drop_caps | !guest_caps, ..*cfg };
+                    guest::exec_guest(&cfg, cmd, &env, envp, &inherited)
+                },
+            );
+            sys::exit_group(c)
+        }
+        Ok(sys::Forked::Parent { pid, .. }) => sup.set_main(pid),
+        Err(e) => {
+            log::fail("fork", e, "check the guest's pids limit");
+            return code::SETUP;
+        }
+    }
+    match sup.wait_main() {
+        Event::Ended(e) => e.code(),
+        Event::StopRequested => 0,
+    }
+}
+
+/// The child's working directory is the guest's root, and it holds no descriptor but 0–2.
+fn prepare_child() -> Result<(), i32> {
+    if let Err(e) = rustix::process::chdir(c"/") {
+        log::fail("chdir / in the guest", e, "check the guest's root");
+        return Err(code::SETUP);
+    }
+    match sys::close_from(3) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            log::fail("close inherited descriptors", e, "needs Linux 5.9+ for close_range");
+            Err(code::SETUP)
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Reading `/proc/PID/stat` and `/proc/PID/status`, pure (the caller reads the files).
+
+/// The fields of `/proc/PID/stat` that nestinit uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub state: u8,
+    pub ppid: i32,
+    /// Start time after boot, in clock ticks (1/100 s).
+    pub start: u64,
+}
+
+/// Parses `/proc/PID/stat`. The command name (field 2) may hold spaces and parentheses, so
+/// the fields are counted from the last `)` (proc(5)).
+pub fn parse_stat(text: &[u8]) -> Option<Stat> {
+    let close = text.iter().rposition(|&c| c == b')')?;
+    let mut fields = text.get(close + 1..)?.split(|&c| c == b' ').filter(|f| !f.is_empty());
+    // After the name: 3 state, 4 ppid, ..., 22 starttime.
+    let state = *fields.next()?.first()?;
+    let ppid = parse_dec(fields.next()?)?;
+    let start = fields.nth(17).and_then(parse_dec)?;
+    Some(Stat { state, ppid: i32::try_from(ppid).ok()?, start })
+}
+
+fn parse_dec(s: &[u8]) -> Option<u64> {
+    let s = s.trim_ascii();
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    s.iter().try_fold(0u64, |n, &c| c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0')))
+}
+
+/// A hexadecimal mask line of `/proc/PID/status`, such as `CapBnd:` or `SigBlk:`.
+pub fn status_hex(status: &[u8], key: &[u8]) -> Option<u64> {
+    status.split(|&c| c == b'\n').find_map(|line| {
+        let v = line.strip_prefix(key)?.trim_ascii();
+        if v.is_empty() || v.len() > 16 {
+            return None;
+        }
+        v.iter().try_fold(0u64, |m, &c| Some((m << 4) | u64::from((c as char).to_digit(16)?)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_odd_names() {
+        let s = b"42 (sys temd) x) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 12345 1000 10 18446744073709551615";
+        assert_eq!(parse_stat(s), Some(Stat { state: b'S', ppid: 1, start: 12345 }));
+        assert_eq!(parse_stat(b"garbage"), None);
+        assert_eq!(parse_stat(b"1 (a) S x"), None);
+    }
+
+    #[test]
+    fn status_masks() {
+        let st = b"Name:\tsh\nCapBnd:\t000001ffffffffff\nSigBlk:\t0000000000000000\n";
+        assert_eq!(status_hex(st, b"CapBnd:"), Some(0x1ff_ffff_ffff));
+        assert_eq!(status_hex(st, b"SigBlk:"), Some(0));
+        assert_eq!(status_hex(st, b"CapEff:"), None);
+    }
+}
