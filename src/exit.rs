@@ -95,6 +95,34 @@ pub fn container_verdict(end: GuestEnd, on_reboot: OnReboot) -> Verdict {
     }
 }
 
+/// What a machine's PID 1 does next. It never exits: the kernel panics when init does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MachineAction {
+    PowerOff,
+    Reboot,
+    /// Boot the guest again in place (`--on-reboot restart` after a guest reboot).
+    Restart,
+}
+
+/// The machine's table: a guest power-off or halt powers the machine off (the kernel does not
+/// tell halt from power-off); a guest reboot reboots the machine unless `--on-reboot restart`
+/// was given; a guest that exits or crashes is logged and the machine powered off. A stop
+/// request that ended the guest decides instead: Ctrl-Alt-Del (SIGINT) reboots, SIGTERM and
+/// SIGPWR power off.
+pub fn machine_verdict(
+    end: GuestEnd,
+    on_reboot: Option<OnReboot>,
+    requested: Option<i32>,
+) -> MachineAction {
+    match (requested, end) {
+        (Some(SIGINT), _) => MachineAction::Reboot,
+        (Some(_), _) => MachineAction::PowerOff,
+        (None, GuestEnd::Reboot) if on_reboot == Some(OnReboot::Restart) => MachineAction::Restart,
+        (None, GuestEnd::Reboot) => MachineAction::Reboot,
+        (None, _) => MachineAction::PowerOff,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +149,20 @@ mod tests {
         assert_eq!(v(Ended::Killed(SIGINT), OnReboot::Exit), Verdict::Exit(0));
         assert_eq!(v(Ended::Exited(133), OnReboot::Exit), Verdict::Exit(1));
         assert_eq!(v(Ended::Exited(133), OnReboot::Restart), Verdict::Exit(133));
+    }
+
+    #[test]
+    fn machine_table() {
+        use MachineAction::*;
+        let restart = Some(OnReboot::Restart);
+        assert_eq!(machine_verdict(GuestEnd::PowerOffOrHalt, None, None), PowerOff);
+        assert_eq!(machine_verdict(GuestEnd::Reboot, None, None), Reboot);
+        assert_eq!(machine_verdict(GuestEnd::Reboot, Some(OnReboot::Exit), None), Reboot);
+        assert_eq!(machine_verdict(GuestEnd::Reboot, restart, None), Restart);
+        assert_eq!(machine_verdict(GuestEnd::Exited(0), restart, None), PowerOff);
+        assert_eq!(machine_verdict(GuestEnd::Crashed(11), None, None), PowerOff);
+        assert_eq!(machine_verdict(GuestEnd::Reboot, restart, Some(SIGINT)), Reboot);
+        assert_eq!(machine_verdict(GuestEnd::Reboot, restart, Some(15)), PowerOff);
+        assert_eq!(machine_verdict(GuestEnd::Crashed(9), None, Some(30)), PowerOff);
     }
 }

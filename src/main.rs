@@ -10,6 +10,7 @@ mod enter;
 mod fsutil;
 mod guest;
 mod log;
+mod machine;
 mod nested;
 mod rt;
 mod spawn;

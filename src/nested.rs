@@ -11,13 +11,14 @@
 
 use crate::guest::{self, Carry, Failed};
 use crate::log;
+use crate::machine;
 use crate::rt::Vector;
 use crate::spawn::{Env, Inherited};
 use crate::supervise::{self, Event};
 use crate::sys;
 use core::ffi::CStr;
 use nestinit::config::{env_lookup, Config};
-use nestinit::exit::{self, code, GuestEnd, OnReboot, Verdict};
+use nestinit::exit::{self, code, GuestEnd, MachineAction, OnReboot, Verdict};
 use nestinit::mountinfo::Table;
 use nestinit::plan;
 use rustix::fd::AsFd;
@@ -82,6 +83,13 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         Ok(s) => s,
         Err(c) => return c,
     };
+    sup.machine = machine::detect(cfg, supervise::is_pid1());
+    if sup.machine {
+        log::emit(log::NOTICE, |m| {
+            m.str("machine mode: nestinit is the machine's PID 1");
+        });
+        machine::prepare();
+    }
     let vars = GuestVars::new(&guest::uuid());
     let cmd = command(cmd);
     let mut boots: u32 = 0;
@@ -89,6 +97,12 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         boots += 1;
         let pid = match launch(cfg, root, cmd, envp, &inherited, &vars) {
             Ok(pid) => pid,
+            Err(_) if sup.machine => {
+                log::emit(log::NOTICE, |m| {
+                    m.str("the guest could not start: powering the machine off");
+                });
+                machine::act(MachineAction::PowerOff)
+            }
             Err(c) => {
                 sup.drain();
                 return c;
@@ -109,26 +123,26 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
             continue;
         };
         let end = exit::classify_guest(ended);
+        if sup.machine {
+            let action = exit::machine_verdict(end, cfg.on_reboot, sup.requested);
+            log_end(end, |m| {
+                m.str(match action {
+                    MachineAction::Restart => ": booting it again",
+                    MachineAction::Reboot => ": rebooting the machine",
+                    MachineAction::PowerOff => ": powering the machine off",
+                });
+            });
+            if action == MachineAction::Restart {
+                continue;
+            }
+            sup.drain();
+            machine::act(action)
+        }
         // A reboot while a stop is under way ends the container rather than booting again.
         let on_reboot =
             if sup.stopping { OnReboot::Exit } else { cfg.on_reboot.unwrap_or(OnReboot::Restart) };
         let verdict = exit::container_verdict(end, on_reboot);
-        log::emit(log::NOTICE, |m| {
-            match end {
-                GuestEnd::Exited(n) => {
-                    m.str("guest exited with status ").num(i64::from(n));
-                }
-                GuestEnd::Crashed(s) => {
-                    m.str("guest killed by ");
-                    log::push_signal(m, s);
-                }
-                GuestEnd::Reboot => {
-                    m.str("guest rebooted");
-                }
-                GuestEnd::PowerOffOrHalt => {
-                    m.str("guest powered off or halted");
-                }
-            }
+        log_end(end, |m| {
             match verdict {
                 Verdict::Restart => m.str(": booting it again"),
                 Verdict::Exit(c) => m.str(": exiting with status ").num(i64::from(c)),
@@ -139,6 +153,28 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
             return c;
         }
     }
+}
+
+/// One lifecycle line: how the guest ended, then what `then` says happens next.
+fn log_end(end: GuestEnd, then: impl FnOnce(&mut log::Msg)) {
+    log::emit(log::NOTICE, |m| {
+        match end {
+            GuestEnd::Exited(n) => {
+                m.str("guest exited with status ").num(i64::from(n));
+            }
+            GuestEnd::Crashed(s) => {
+                m.str("guest killed by ");
+                log::push_signal(m, s);
+            }
+            GuestEnd::Reboot => {
+                m.str("guest rebooted");
+            }
+            GuestEnd::PowerOffOrHalt => {
+                m.str("guest powered off or halted");
+            }
+        }
+        then(m);
+    });
 }
 
 /// Clones the guest into new mount and PID namespaces and waits until it has exec'd its init

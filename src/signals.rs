@@ -138,20 +138,32 @@ pub fn handles_rtmin3(status: &[u8]) -> bool {
         .any(|key| crate::procfs::status_hex(status, key).is_some_and(|m| m & want != 0))
 }
 
-/// What a stop request (SIGTERM or SIGINT to the supervisor) becomes for the child.
-/// `configured` is `--stop-signal` (`None` = auto); auto picks SIGRTMIN+3 for a systemd-like
-/// child and passes the received signal on otherwise.
-pub fn stop_signal(configured: Option<i32>, received: i32, systemd_like: bool) -> i32 {
-    match configured {
-        Some(s) => s,
-        None if systemd_like => SIGRTMIN + 3,
-        None => received,
+/// What a stop request to the supervisor becomes for the guest. `configured` is
+/// `--stop-signal` (`None` = auto); auto picks SIGRTMIN+3 (halt) for a systemd-like guest and
+/// passes the received signal on otherwise.
+///
+/// As a machine's PID 1 the kernel's conventions for init apply: SIGINT is Ctrl-Alt-Del and
+/// asks for a reboot (systemd reboots on SIGINT itself), SIGPWR asks for a power-off (systemd:
+/// SIGRTMIN+4); SIGTERM stops as in a container.
+pub fn stop_signal(
+    configured: Option<i32>,
+    received: i32,
+    systemd_like: bool,
+    machine: bool,
+) -> i32 {
+    match (configured, received) {
+        (_, SIGINT) if machine && systemd_like => SIGINT,
+        (_, SIGPWR) if machine && systemd_like => SIGRTMIN + 4,
+        (Some(s), _) => s,
+        (None, _) if systemd_like => SIGRTMIN + 3,
+        (None, _) => received,
     }
 }
 
-/// Whether a signal received by the supervisor is a stop request.
-pub fn is_stop_request(sig: i32) -> bool {
-    sig == SIGTERM || sig == SIGINT
+/// Whether a signal received by the supervisor is a stop request: SIGTERM and SIGINT, and
+/// SIGPWR as a machine's PID 1 (sent by the kernel or a UPS daemon).
+pub fn is_stop_request(sig: i32, machine: bool) -> bool {
+    sig == SIGTERM || sig == SIGINT || (machine && sig == SIGPWR)
 }
 
 #[cfg(test)]
@@ -215,9 +227,16 @@ mod tests {
 
     #[test]
     fn stop_policy() {
-        assert_eq!(stop_signal(None, SIGTERM, true), 37);
-        assert_eq!(stop_signal(None, SIGTERM, false), SIGTERM);
-        assert_eq!(stop_signal(None, SIGINT, false), SIGINT);
-        assert_eq!(stop_signal(Some(10), SIGTERM, true), 10);
+        assert_eq!(stop_signal(None, SIGTERM, true, false), 37);
+        assert_eq!(stop_signal(None, SIGTERM, false, false), SIGTERM);
+        assert_eq!(stop_signal(None, SIGINT, false, false), SIGINT);
+        assert_eq!(stop_signal(Some(10), SIGTERM, true, false), 10);
+        assert_eq!(stop_signal(None, SIGINT, true, false), 37);
+        // A machine's PID 1: Ctrl-Alt-Del reboots systemd, SIGPWR powers it off.
+        assert_eq!(stop_signal(None, SIGINT, true, true), SIGINT);
+        assert_eq!(stop_signal(None, SIGPWR, true, true), 38);
+        assert_eq!(stop_signal(None, SIGTERM, true, true), 37);
+        assert_eq!(stop_signal(None, SIGPWR, false, true), SIGPWR);
+        assert!(is_stop_request(SIGPWR, true) && !is_stop_request(SIGPWR, false));
     }
 }

@@ -25,6 +25,10 @@ pub struct Supervisor {
     ended: Option<Ended>,
     /// A stop request (SIGTERM or SIGINT) has been received.
     pub stopping: bool,
+    /// The signal of the first stop request, which a machine's PID 1 acts on.
+    pub requested: Option<i32>,
+    /// nestinit is a machine's PID 1 (SIGPWR is a stop request too).
+    pub machine: bool,
     /// Monotonic nanoseconds after which the stop escalates to SIGKILL.
     deadline: Option<u64>,
     /// Set once `waitpid` answers ECHILD: we have no children at all.
@@ -58,6 +62,8 @@ impl Supervisor {
             main: None,
             ended: None,
             stopping: false,
+            requested: None,
+            machine: false,
             deadline: None,
             childless: false,
             warned: false,
@@ -74,6 +80,8 @@ impl Supervisor {
             main: None,
             ended: None,
             stopping: false,
+            requested: None,
+            machine: false,
             deadline: None,
             childless: false,
             warned: false,
@@ -119,7 +127,7 @@ impl Supervisor {
         self.stopping = false;
         while !self.childless {
             match self.next_signal() {
-                Wake::Signal(s) if signals::is_stop_request(s) => self.kill_others(),
+                Wake::Signal(s) if signals::is_stop_request(s, self.machine) => self.kill_others(),
                 Wake::Deadline => self.kill_others(),
                 Wake::Signal(_) | Wake::Nothing => {}
             }
@@ -184,12 +192,12 @@ impl Supervisor {
             return;
         }
         let Some(main) = self.main else {
-            if signals::is_stop_request(sig) {
+            if signals::is_stop_request(sig, self.machine) {
                 self.stopping = true;
             }
             return;
         };
-        if self.relay || !signals::is_stop_request(sig) {
+        if self.relay || !signals::is_stop_request(sig, self.machine) {
             self.send(main, sig);
             return;
         }
@@ -204,8 +212,9 @@ impl Supervisor {
             return;
         }
         self.stopping = true;
-        let systemd_like = self.stop_signal.is_none() && is_systemd_like(main);
-        let stop = signals::stop_signal(self.stop_signal, sig, systemd_like);
+        self.requested = Some(sig);
+        let systemd_like = (self.stop_signal.is_none() || self.machine) && is_systemd_like(main);
+        let stop = signals::stop_signal(self.stop_signal, sig, systemd_like, self.machine);
         log::emit(log::NOTICE, |m| {
             m.str("stop requested by ");
             log::push_signal(m, sig);

@@ -1,0 +1,147 @@
+//! Machine mode: nestinit as the first process of a VM or board (`/init` of an initramfs).
+//!
+//! A PID 1 that exits panics the kernel, so this mode never returns: the guest's end becomes
+//! the machine's power-off or reboot. Before the guest runs, nestinit mounts what a container
+//! runtime would otherwise have provided.
+
+use crate::log;
+use crate::sys;
+use nestinit::config::Config;
+use nestinit::exit::MachineAction;
+use rustix::fs::Mode;
+use rustix::io::Errno;
+use rustix::mount::{self as m, MountFlags};
+
+/// Whether nestinit is PID 1 of the initial PID namespace: PID 1 with a single `NSpid` entry
+/// in `/proc/self/status` (in a container it lists the host's PID too). Without `/proc` at
+/// all, a PID 1 was started by the kernel. `--machine` / `--no-machine` force it.
+pub fn detect(cfg: &Config<'_>, pid1: bool) -> bool {
+    if let Some(forced) = cfg.machine {
+        return forced;
+    }
+    if !pid1 {
+        return false;
+    }
+    let mut buf = [0u8; 4096];
+    match crate::fsutil::read_file(b"/proc/self/status", &mut buf) {
+        Ok(status) => {
+            status.split(|&c| c == b'\n').find_map(|l| l.strip_prefix(b"NSpid:")).is_some_and(|v| {
+                v.split(|&c| c == b'\t' || c == b' ').filter(|f| !f.is_empty()).count() == 1
+            })
+        }
+        Err(_) => true,
+    }
+}
+
+/// What the kernel leaves to init, mounted where nothing is yet: (source, target, type, flags,
+/// data). cgroup2 last: it needs /sys.
+const MOUNTS: [(&core::ffi::CStr, &core::ffi::CStr, &core::ffi::CStr, u32, &core::ffi::CStr); 7] = [
+    (c"proc", c"/proc", c"proc", NOSUID_NODEV_NOEXEC, c""),
+    (c"sysfs", c"/sys", c"sysfs", NOSUID_NODEV_NOEXEC, c""),
+    (c"devtmpfs", c"/dev", c"devtmpfs", NOSUID, c"mode=755"),
+    (c"devpts", c"/dev/pts", c"devpts", NOSUID | NOEXEC, c"gid=5,mode=620,ptmxmode=666"),
+    (c"tmpfs", c"/dev/shm", c"tmpfs", NOSUID_NODEV, c"mode=1777"),
+    (c"tmpfs", c"/run", c"tmpfs", NOSUID_NODEV, c"mode=755"),
+    (c"tmpfs", c"/tmp", c"tmpfs", NOSUID_NODEV, c"mode=1777"),
+];
+const CGROUP2: (&core::ffi::CStr, &core::ffi::CStr) = (c"cgroup2", c"/sys/fs/cgroup");
+
+const NOSUID: u32 = MountFlags::NOSUID.bits();
+const NOEXEC: u32 = MountFlags::NOEXEC.bits();
+const NOSUID_NODEV: u32 = NOSUID | MountFlags::NODEV.bits();
+const NOSUID_NODEV_NOEXEC: u32 = NOSUID_NODEV | NOEXEC;
+
+/// Mounts `/proc`, `/sys`, `/dev` (with `/dev/pts` and `/dev/shm`), `/run`, `/tmp` and cgroup2
+/// where they are missing, gives PID 1 a console on fds 0–2 when the kernel could not, and
+/// makes Ctrl-Alt-Del a SIGINT to us rather than an immediate reboot. Failures only warn: the
+/// guest may not need everything.
+pub fn prepare() {
+    for (src, target, fstype, flags, data) in MOUNTS {
+        mount_missing(src, target, fstype, flags, data);
+    }
+    mount_missing(CGROUP2.0, CGROUP2.1, CGROUP2.0, NOSUID_NODEV_NOEXEC, c"");
+    if rustix::io::fcntl_getfd(log::stdio(1)) == Err(Errno::BADF) {
+        open_console();
+    }
+    if let Err(e) = rustix::system::reboot(rustix::system::RebootCommand::CadOff) {
+        log::fail("disable Ctrl-Alt-Del", e, "Ctrl-Alt-Del will reboot at once");
+    }
+}
+
+/// Puts `/dev/console` on fds 0, 1 and 2 (the kernel does so only when the initramfs has
+/// `/dev/console`; devtmpfs provides it now).
+fn open_console() {
+    use rustix::fd::{FromRawFd, IntoRawFd, OwnedFd};
+    let Ok(console) = rustix::fs::open(
+        c"/dev/console",
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY,
+        Mode::empty(),
+    ) else {
+        return;
+    };
+    let raw = console.into_raw_fd();
+    for fd in 0..3 {
+        if fd == raw {
+            continue;
+        }
+        // SAFETY: `raw` is the console we just opened; `fd` (0-2) is closed or ours to replace,
+        // and both wrappers are forgotten so that neither descriptor is closed here.
+        unsafe {
+            let src = OwnedFd::from_raw_fd(raw);
+            let mut dst = OwnedFd::from_raw_fd(fd);
+            let _ = rustix::io::dup2(&src, &mut dst);
+            core::mem::forget(dst);
+            core::mem::forget(src);
+        }
+    }
+    if raw > 2 {
+        // SAFETY: `raw` is ours and no longer needed; 0-2 now hold copies.
+        drop(unsafe { OwnedFd::from_raw_fd(raw) });
+    }
+}
+
+fn mount_missing(
+    src: &core::ffi::CStr,
+    target: &core::ffi::CStr,
+    fstype: &core::ffi::CStr,
+    flags: u32,
+    data: &core::ffi::CStr,
+) {
+    if is_mounted(target) {
+        return;
+    }
+    let _ = rustix::fs::mkdir(target, Mode::from_raw_mode(0o755));
+    let flags = MountFlags::from_bits_retain(flags);
+    match m::mount(src, target, fstype, flags, Some(data)) {
+        Ok(()) => log::emit(log::INFO, |m| {
+            m.str("mounted ").push(target.to_bytes());
+        }),
+        Err(e) => log::fail_on("mount", target.to_bytes(), e, "continuing without it"),
+    }
+}
+
+/// Whether `path` is a mount point: its device differs from its parent's, or it is the same
+/// inode as its parent (`/`). `stat` on `path/..` crosses back over a mount.
+fn is_mounted(path: &core::ffi::CStr) -> bool {
+    let Ok(here) = rustix::fs::stat(path) else { return false };
+    let Ok(mut up) = crate::fsutil::PathBuf::new(&[path.to_bytes(), b"/.."]) else { return false };
+    let Ok(parent) = rustix::fs::stat(up.as_cstr()) else { return false };
+    here.st_dev != parent.st_dev || here.st_ino == parent.st_ino
+}
+
+/// Carries out `action` on the machine; never returns. The file systems are synced first.
+pub fn act(action: MachineAction) -> ! {
+    let cmd = match action {
+        MachineAction::Reboot => rustix::system::RebootCommand::Restart,
+        _ => rustix::system::RebootCommand::PowerOff,
+    };
+    rustix::fs::sync();
+    if let Err(e) = rustix::system::reboot(cmd) {
+        log::fail("reboot(2)", e, "needs CAP_SYS_BOOT; halting here instead");
+    }
+    // PID 1 must not exit: wait forever, reaping whatever remains.
+    loop {
+        let _ = sys::sigtimedwait(nestinit::signals::supervisor_mask(), None);
+        while let Ok(Some(_)) = rustix::process::wait(rustix::process::WaitOptions::NOHANG) {}
+    }
+}
