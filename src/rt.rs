@@ -213,8 +213,18 @@ unsafe extern "C" fn strlen(s: *const u8) -> usize {
     n
 }
 
-/// Unoptimised builds link the precompiled `core`, whose unwind tables name this symbol. With
-/// `panic = "abort"` nothing ever unwinds, so it is never called.
-#[cfg(debug_assertions)]
+/// Unoptimised builds, and every 32-bit ARM build, link precompiled code whose unwind tables
+/// name this symbol. With `panic = "abort"` nothing ever unwinds, so it is never called.
+#[cfg(any(debug_assertions, target_arch = "arm"))]
 #[no_mangle]
 extern "C" fn rust_eh_personality() {}
+
+/// 32-bit ARM unwind tables (`.ARM.exidx`) name these personality routines even with
+/// `panic = "abort"`; nothing ever unwinds, so they are never called.
+#[cfg(target_arch = "arm")]
+#[no_mangle]
+extern "C" fn __aeabi_unwind_cpp_pr0() {}
+
+#[cfg(target_arch = "arm")]
+#[no_mangle]
+extern "C" fn __aeabi_unwind_cpp_pr1() {}
