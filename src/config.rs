@@ -60,49 +60,13 @@ pub const DEFAULT_STOP_TIMEOUT: u32 = 10;
 pub const MAX_STOP_TIMEOUT: u32 = 86_400;
 
 /// Capability names by number, as capsh and `capabilities(7)` spell them.
-pub const CAPS: [&str; 41] = [
-    "chown",
-    "dac_override",
-    "dac_read_search",
-    "fowner",
-    "fsetid",
-    "kill",
-    "setgid",
-    "setuid",
-    "setpcap",
-    "linux_immutable",
-    "net_bind_service",
-    "net_broadcast",
-    "net_admin",
-    "net_raw",
-    "ipc_lock",
-    "ipc_owner",
-    "sys_module",
-    "sys_rawio",
-    "sys_chroot",
-    "sys_ptrace",
-    "sys_pacct",
-    "sys_admin",
-    "sys_boot",
-    "sys_nice",
-    "sys_resource",
-    "sys_time",
-    "sys_tty_config",
-    "mknod",
-    "lease",
-    "audit_write",
-    "audit_control",
-    "setfcap",
-    "mac_override",
-    "mac_admin",
-    "syslog",
-    "wake_alarm",
-    "block_suspend",
-    "audit_read",
-    "perfmon",
-    "bpf",
-    "checkpoint_restore",
-];
+pub const CAPS: &str = "chown dac_override dac_read_search fowner fsetid kill setgid setuid \
+    setpcap linux_immutable net_bind_service net_broadcast net_admin net_raw ipc_lock ipc_owner \
+    sys_module sys_rawio sys_chroot sys_ptrace sys_pacct sys_admin sys_boot sys_nice sys_resource \
+    sys_time sys_tty_config mknod lease audit_write audit_control setfcap mac_override mac_admin \
+    syslog wake_alarm block_suspend audit_read perfmon bpf checkpoint_restore";
+/// The number of capabilities [`CAPS`] names.
+pub const CAP_COUNT: usize = 41;
 
 const MODES: &str = "nested, child or chroot";
 const ON_REBOOT: &str = "restart or exit";
@@ -113,6 +77,35 @@ const VERBOSITY: &str = "0, 1, 2 or 3";
 const BOOL: &str = "0 or 1";
 const OPTION: &str = "an option from --help, or -- before a command that starts with -";
 
+/// The options that take a value, as data: flag, environment variable, setting.
+#[derive(Clone, Copy)]
+enum Opt {
+    Mode,
+    Root,
+    StopSignal,
+    StopTimeout,
+    OnReboot,
+    DropCaps,
+    NoNewPrivs,
+    Verbosity,
+    Machine,
+}
+
+/// Flags and variables in the order the environment is applied (flags override it later).
+/// An empty flag has no command-line form; a flag of the boolean settings takes no value.
+const OPTIONS: [(&str, &str, Opt); 10] = [
+    ("--mode", "NESTINIT_MODE", Opt::Mode),
+    ("--root", "NESTINIT_ROOT", Opt::Root),
+    ("--stop-signal", "NESTINIT_STOP_SIGNAL", Opt::StopSignal),
+    ("--stop-timeout", "NESTINIT_STOP_TIMEOUT", Opt::StopTimeout),
+    ("--on-reboot", "NESTINIT_ON_REBOOT", Opt::OnReboot),
+    ("", "INIT_DROP_CAP", Opt::DropCaps),
+    ("--drop-caps", "NESTINIT_DROP_CAPS", Opt::DropCaps),
+    ("", "NESTINIT_NO_NEW_PRIVS", Opt::NoNewPrivs),
+    ("", "NESTINIT_VERBOSITY", Opt::Verbosity),
+    ("", "NESTINIT_MACHINE", Opt::Machine),
+];
+
 /// Looks `name` up in a `NAME=value` environment vector.
 pub fn env_lookup<'a>(envp: impl IntoIterator<Item = &'a CStr>, name: &[u8]) -> Option<&'a CStr> {
     envp.into_iter().find_map(|entry| {
@@ -122,6 +115,72 @@ pub fn env_lookup<'a>(envp: impl IntoIterator<Item = &'a CStr>, name: &[u8]) -> 
     })
 }
 
+/// Applies one option's value; `what` names it in an error (the flag or the variable).
+fn set<'a>(
+    cfg: &mut Config<'a>,
+    opt: Opt,
+    value: &'a CStr,
+    what: &'static str,
+) -> Result<(), UsageError<'a>> {
+    let v = value.to_bytes();
+    let err = |accepted| Err(bad(what, v, accepted));
+    match opt {
+        Opt::Mode => {
+            cfg.mode = match v {
+                b"nested" => Mode::Nested,
+                b"child" => Mode::Child,
+                b"chroot" => Mode::Chroot,
+                _ => return err(MODES),
+            }
+        }
+        Opt::Root => cfg.root = value,
+        Opt::StopSignal => {
+            cfg.stop_signal = match signals::parse(v) {
+                _ if v.eq_ignore_ascii_case(b"auto") => None,
+                Some(s)
+                    if s != signals::SIGKILL && s != signals::SIGSTOP && s != signals::SIGCHLD =>
+                {
+                    Some(s)
+                }
+                Some(_) => return err("a signal other than KILL, STOP and CHLD"),
+                None => return err(SIGNAL),
+            }
+        }
+        Opt::StopTimeout => {
+            cfg.stop_timeout = match signals::parse_int(v.strip_suffix(b"s").unwrap_or(v)) {
+                Some(n) if (0..=MAX_STOP_TIMEOUT as i32).contains(&n) => n as u32,
+                _ => return err(TIMEOUT),
+            }
+        }
+        Opt::OnReboot => {
+            cfg.on_reboot = Some(match v {
+                b"restart" => OnReboot::Restart,
+                b"exit" => OnReboot::Exit,
+                _ => return err(ON_REBOOT),
+            })
+        }
+        Opt::DropCaps => cfg.drop_caps |= parse_caps(v)?,
+        Opt::NoNewPrivs | Opt::Machine => {
+            let on = match v {
+                b"1" | b"true" | b"yes" => true,
+                b"0" | b"false" | b"no" => false,
+                _ => return err(BOOL),
+            };
+            match opt {
+                Opt::NoNewPrivs => cfg.no_new_privs = on,
+                _ => cfg.machine = Some(on),
+            }
+        }
+        Opt::Verbosity => {
+            cfg.verbosity = match v {
+                [d @ b'0'..=b'3'] => d - b'0',
+                _ => return err(VERBOSITY),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Parses argv (including argv[0]) and the environment (through `env`; empty values count as
 /// unset) into a [`Config`].
 pub fn parse<'a, A, E>(args: A, env: E) -> Result<Config<'a>, UsageError<'a>>
@@ -129,7 +188,6 @@ where
     A: IntoIterator<Item = &'a CStr>,
     E: Fn(&[u8]) -> Option<&'a CStr>,
 {
-    let env = |name: &[u8]| env(name).filter(|v| !v.is_empty());
     let mut cfg = Config {
         action: Action::Supervise,
         mode: Mode::Nested,
@@ -141,60 +199,28 @@ where
         no_new_privs: false,
         verbosity: 1,
         machine: None,
-        cmd: 0,
+        cmd: usize::MAX,
     };
-
-    // Environment first; flags override below.
-    if let Some(v) = env(b"NESTINIT_MODE") {
-        cfg.mode = parse_mode(v)?;
-    }
-    if let Some(v) = env(b"NESTINIT_ROOT") {
-        cfg.root = v;
-    }
-    if let Some(v) = env(b"NESTINIT_STOP_SIGNAL") {
-        cfg.stop_signal = parse_signal(v)?;
-    }
-    if let Some(v) = env(b"NESTINIT_STOP_TIMEOUT") {
-        cfg.stop_timeout = parse_timeout(v)?;
-    }
-    if let Some(v) = env(b"NESTINIT_ON_REBOOT") {
-        cfg.on_reboot = Some(parse_on_reboot(v)?);
-    }
-    for name in [&b"INIT_DROP_CAP"[..], b"NESTINIT_DROP_CAPS"] {
-        if let Some(v) = env(name) {
-            cfg.drop_caps |= parse_caps(v.to_bytes())?;
+    for (_, var, opt) in OPTIONS {
+        if let Some(v) = env(var.as_bytes()).filter(|v| !v.is_empty()) {
+            set(&mut cfg, opt, v, var)?;
         }
-    }
-    if let Some(v) = env(b"NESTINIT_NO_NEW_PRIVS") {
-        cfg.no_new_privs = parse_bool(v)?;
-    }
-    if let Some(v) = env(b"NESTINIT_VERBOSITY") {
-        cfg.verbosity = match v.to_bytes() {
-            [d @ b'0'..=b'3'] => d - b'0',
-            _ => return Err(bad("NESTINIT_VERBOSITY", v.to_bytes(), VERBOSITY)),
-        };
-    }
-    if let Some(v) = env(b"NESTINIT_MACHINE") {
-        cfg.machine = Some(parse_bool(v)?);
     }
 
     let mut args = args.into_iter().enumerate().skip(1).peekable();
     // A subcommand is the first argument; its options follow it.
-    if let Some(&(_, first)) = args.peek() {
-        let sub = match first.to_bytes() {
-            b"exec" => Some(Action::Exec),
-            b"getshell" => Some(Action::GetShell),
-            b"status" => Some(Action::Status),
-            _ => None,
-        };
-        if let Some(sub) = sub {
-            cfg.action = sub;
-            args.next();
-        }
+    let sub = match args.peek().map(|(_, a)| a.to_bytes()) {
+        Some(b"exec") => Some(Action::Exec),
+        Some(b"getshell") => Some(Action::GetShell),
+        Some(b"status") => Some(Action::Status),
+        _ => None,
+    };
+    if let Some(sub) = sub {
+        cfg.action = sub;
+        args.next();
     }
 
     let mut flag_verbosity: Option<u8> = None;
-    cfg.cmd = usize::MAX;
     while let Some((i, arg)) = args.next() {
         let a = arg.to_bytes();
         if a == b"--" {
@@ -210,41 +236,30 @@ where
             Some(eq) if a.starts_with(b"--") => (a.get(..eq).unwrap_or(a), a.get(eq + 1..)),
             _ => (a, None),
         };
-        // The value as a C string: an inline `=value` is a suffix of a NUL-terminated
-        // argument, so it is NUL-terminated too.
-        let mut value_c =
-            |what: &'static str, accepted: &'static str| -> Result<&'a CStr, UsageError<'a>> {
-                match inline {
-                    Some(v) => cstr_suffix(arg, v).ok_or(bad(what, v, accepted)),
-                    None => args.next().map(|(_, v)| v).ok_or(bad(what, b"", accepted)),
-                }
+        if let Some(&(flag, _, opt)) =
+            OPTIONS.iter().find(|(f, _, _)| !f.is_empty() && f.as_bytes() == name)
+        {
+            // An inline `=value` is a suffix of a NUL-terminated argument: NUL-terminated too.
+            let value = match inline {
+                Some(v) => cstr_suffix(arg, v),
+                None => args.next().map(|(_, v)| v),
             };
-        let mut value = |what, accepted| value_c(what, accepted).map(CStr::to_bytes);
-        match name {
+            set(&mut cfg, opt, value.ok_or(bad(flag, b"", "a value"))?, flag)?;
+            continue;
+        }
+        if inline.is_some() {
+            return Err(bad("option", a, OPTION));
+        }
+        match a {
             b"-h" | b"--help" => cfg.action = Action::Help,
             b"-V" | b"--version" => cfg.action = Action::Version,
-            b"--mode" => cfg.mode = parse_mode_bytes(value("--mode", MODES)?)?,
-            b"--root" => cfg.root = value_c("--root", "a directory")?,
-            b"--stop-signal" => {
-                cfg.stop_signal = parse_signal_bytes(value("--stop-signal", SIGNAL)?)?
-            }
-            b"--stop-timeout" => {
-                cfg.stop_timeout = parse_timeout_bytes(value("--stop-timeout", TIMEOUT)?)?
-            }
-            b"--on-reboot" => {
-                cfg.on_reboot = Some(parse_on_reboot_bytes(value("--on-reboot", ON_REBOOT)?)?)
-            }
-            b"--drop-caps" => cfg.drop_caps |= parse_caps(value("--drop-caps", CAPLIST)?)?,
-            b"--no-new-privs" if inline.is_none() => cfg.no_new_privs = true,
-            b"--machine" if inline.is_none() => cfg.machine = Some(true),
-            b"--no-machine" if inline.is_none() => cfg.machine = Some(false),
-            b"-q" | b"--quiet" if inline.is_none() => flag_verbosity = Some(0),
-            _ if is_verbose_cluster(a) => {
-                let n = a.len().saturating_sub(1) as u8;
+            b"--no-new-privs" => cfg.no_new_privs = true,
+            b"--machine" => cfg.machine = Some(true),
+            b"--no-machine" => cfg.machine = Some(false),
+            b"-q" | b"--quiet" => flag_verbosity = Some(0),
+            _ if a == b"--verbose" || is_verbose_cluster(a) => {
+                let n = if a == b"--verbose" { 1 } else { a.len().saturating_sub(1) as u8 };
                 flag_verbosity = Some(flag_verbosity.unwrap_or(1).saturating_add(n).min(3));
-            }
-            _ if a == b"--verbose" => {
-                flag_verbosity = Some(flag_verbosity.unwrap_or(1).saturating_add(1).min(3))
             }
             _ => return Err(bad("option", a, OPTION)),
         }
@@ -252,13 +267,10 @@ where
     if let Some(v) = flag_verbosity {
         cfg.verbosity = v;
     }
-    if cfg.cmd == usize::MAX {
-        cfg.cmd = args.peek().map_or(usize::MAX, |&(i, _)| i);
-    }
     Ok(cfg)
 }
 
-/// Resolves `cfg.cmd == usize::MAX` (no CMD) against argc.
+/// The number of CMD words, given argc (`cfg.cmd` is `usize::MAX` without CMD).
 pub fn cmd_len(cfg: &Config<'_>, argc: usize) -> usize {
     argc.saturating_sub(cfg.cmd.min(argc))
 }
@@ -279,68 +291,6 @@ fn bad<'a>(what: &'static str, value: &'a [u8], accepted: &'static str) -> Usage
     UsageError { what, value, accepted }
 }
 
-fn parse_mode(v: &CStr) -> Result<Mode, UsageError<'_>> {
-    parse_mode_bytes(v.to_bytes()).map_err(|e| UsageError { what: "NESTINIT_MODE", ..e })
-}
-
-fn parse_mode_bytes(v: &[u8]) -> Result<Mode, UsageError<'_>> {
-    match v {
-        b"nested" => Ok(Mode::Nested),
-        b"child" => Ok(Mode::Child),
-        b"chroot" => Ok(Mode::Chroot),
-        _ => Err(bad("--mode", v, MODES)),
-    }
-}
-
-fn parse_signal(v: &CStr) -> Result<Option<i32>, UsageError<'_>> {
-    parse_signal_bytes(v.to_bytes()).map_err(|e| UsageError { what: "NESTINIT_STOP_SIGNAL", ..e })
-}
-
-fn parse_signal_bytes(v: &[u8]) -> Result<Option<i32>, UsageError<'_>> {
-    if v.eq_ignore_ascii_case(b"auto") {
-        return Ok(None);
-    }
-    match signals::parse(v) {
-        Some(s) if s != signals::SIGKILL && s != signals::SIGSTOP && s != signals::SIGCHLD => {
-            Ok(Some(s))
-        }
-        Some(_) => Err(bad("--stop-signal", v, "a signal other than KILL, STOP and CHLD")),
-        None => Err(bad("--stop-signal", v, SIGNAL)),
-    }
-}
-
-fn parse_timeout(v: &CStr) -> Result<u32, UsageError<'_>> {
-    parse_timeout_bytes(v.to_bytes()).map_err(|e| UsageError { what: "NESTINIT_STOP_TIMEOUT", ..e })
-}
-
-fn parse_timeout_bytes(v: &[u8]) -> Result<u32, UsageError<'_>> {
-    let digits = v.strip_suffix(b"s").unwrap_or(v);
-    match signals::parse_int(digits) {
-        Some(n) if (0..=MAX_STOP_TIMEOUT as i32).contains(&n) => Ok(n as u32),
-        _ => Err(bad("--stop-timeout", v, TIMEOUT)),
-    }
-}
-
-fn parse_on_reboot(v: &CStr) -> Result<OnReboot, UsageError<'_>> {
-    parse_on_reboot_bytes(v.to_bytes()).map_err(|e| UsageError { what: "NESTINIT_ON_REBOOT", ..e })
-}
-
-fn parse_on_reboot_bytes(v: &[u8]) -> Result<OnReboot, UsageError<'_>> {
-    match v {
-        b"restart" => Ok(OnReboot::Restart),
-        b"exit" => Ok(OnReboot::Exit),
-        _ => Err(bad("--on-reboot", v, ON_REBOOT)),
-    }
-}
-
-fn parse_bool(v: &CStr) -> Result<bool, UsageError<'_>> {
-    match v.to_bytes() {
-        b"1" | b"true" | b"yes" => Ok(true),
-        b"0" | b"false" | b"no" => Ok(false),
-        other => Err(bad("boolean variable", other, BOOL)),
-    }
-}
-
 /// A capsh-style list: `cap_sys_admin,CAP_NET_RAW,sys_boot,21`. Returns a bit mask.
 pub fn parse_caps(list: &[u8]) -> Result<u64, UsageError<'_>> {
     let mut mask = 0u64;
@@ -355,8 +305,8 @@ pub fn parse_caps(list: &[u8]) -> Result<u64, UsageError<'_>> {
             .and_then(|_| item.get(4..))
             .unwrap_or(item);
         let n = match signals::parse_int(name) {
-            Some(n) => usize::try_from(n).ok().filter(|&n| n < CAPS.len()),
-            None => CAPS.iter().position(|c| name.eq_ignore_ascii_case(c.as_bytes())),
+            Some(n) => usize::try_from(n).ok().filter(|&n| n < CAP_COUNT),
+            None => crate::text::position_ci(CAPS, name),
         };
         match n {
             Some(n) => mask |= 1u64 << n,

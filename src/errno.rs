@@ -1,49 +1,10 @@
 //! Errno names for error lines (`nestinit: <step>: <errno name>: <what to do>`).
 
 /// The generic Linux errno numbers (the same on x86_64, aarch64, arm and riscv64).
-const NAMES: [&str; 41] = [
-    "0",
-    "EPERM",
-    "ENOENT",
-    "ESRCH",
-    "EINTR",
-    "EIO",
-    "ENXIO",
-    "E2BIG",
-    "ENOEXEC",
-    "EBADF",
-    "ECHILD",
-    "EAGAIN",
-    "ENOMEM",
-    "EACCES",
-    "EFAULT",
-    "ENOTBLK",
-    "EBUSY",
-    "EEXIST",
-    "EXDEV",
-    "ENODEV",
-    "ENOTDIR",
-    "EISDIR",
-    "EINVAL",
-    "ENFILE",
-    "EMFILE",
-    "ENOTTY",
-    "ETXTBSY",
-    "EFBIG",
-    "ENOSPC",
-    "ESPIPE",
-    "EROFS",
-    "EMLINK",
-    "EPIPE",
-    "EDOM",
-    "ERANGE",
-    "EDEADLK",
-    "ENAMETOOLONG",
-    "ENOLCK",
-    "ENOSYS",
-    "ENOTEMPTY",
-    "ELOOP",
-];
+const NAMES: &str = "0 EPERM ENOENT ESRCH EINTR EIO ENXIO E2BIG ENOEXEC EBADF ECHILD EAGAIN \
+    ENOMEM EACCES EFAULT ENOTBLK EBUSY EEXIST EXDEV ENODEV ENOTDIR EISDIR EINVAL ENFILE EMFILE \
+    ENOTTY ETXTBSY EFBIG ENOSPC ESPIPE EROFS EMLINK EPIPE EDOM ERANGE EDEADLK ENAMETOOLONG ENOLCK \
+    ENOSYS ENOTEMPTY ELOOP";
 
 /// The symbolic name of `errno`, or `None` when it is outside the table (print the number).
 pub fn name(errno: i32) -> Option<&'static str> {
@@ -52,7 +13,7 @@ pub fn name(errno: i32) -> Option<&'static str> {
         // Linux error numbers above the classic table that nestinit can meet.
         61 => Some("ENODATA"),
         75 => Some("EOVERFLOW"),
-        1..=40 => usize::try_from(errno).ok().and_then(|i| NAMES.get(i)).copied(),
+        1..=40 => usize::try_from(errno).ok().and_then(|i| crate::text::word(NAMES, i)),
         _ => None,
     }
 }

@@ -56,10 +56,14 @@ pub fn emit(level: u8, f: impl FnOnce(&mut Msg)) {
     let mut m = Msg::new();
     m.str("nestinit: ");
     f(&mut m);
-    // Make room for the newline even when the message was cut.
-    let mut out = Line::<513>::new();
-    out.push(m.as_bytes()).str("\n");
-    raw(out.as_bytes());
+    write_line(&mut m);
+}
+
+/// Writes a message and its newline.
+#[inline(never)]
+fn write_line(m: &mut Msg) {
+    raw(m.as_bytes());
+    raw(b"\n");
 }
 
 /// Appends an errno as its symbolic name (or `errno N`).

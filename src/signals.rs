@@ -15,39 +15,9 @@ pub const SIGSTOP: i32 = 19;
 pub const SIGPWR: i32 = 30;
 
 /// The classic signals by number (x86_64, aarch64, arm and riscv64 share these numbers).
-const NAMES: [(&str, i32); 31] = [
-    ("HUP", 1),
-    ("INT", 2),
-    ("QUIT", 3),
-    ("ILL", 4),
-    ("TRAP", 5),
-    ("ABRT", 6),
-    ("BUS", 7),
-    ("FPE", 8),
-    ("KILL", 9),
-    ("USR1", 10),
-    ("SEGV", 11),
-    ("USR2", 12),
-    ("PIPE", 13),
-    ("ALRM", 14),
-    ("TERM", 15),
-    ("STKFLT", 16),
-    ("CHLD", 17),
-    ("CONT", 18),
-    ("STOP", 19),
-    ("TSTP", 20),
-    ("TTIN", 21),
-    ("TTOU", 22),
-    ("URG", 23),
-    ("XCPU", 24),
-    ("XFSZ", 25),
-    ("VTALRM", 26),
-    ("PROF", 27),
-    ("WINCH", 28),
-    ("IO", 29),
-    ("PWR", 30),
-    ("SYS", 31),
-];
+/// Signal `n` is word `n - 1`.
+const NAMES: &str = "HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT \
+    CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS";
 
 /// Synchronous fault signals stay unblocked in the supervisor: if nestinit itself faults, the
 /// kernel must be able to kill it rather than loop on the faulting instruction (tini and
@@ -98,15 +68,13 @@ pub fn parse(s: &[u8]) -> Option<i32> {
         _ if s.eq_ignore_ascii_case(b"POLL") => Some(29),
         _ => None,
     };
-    by_alias.or_else(|| {
-        NAMES.iter().find(|(name, _)| s.eq_ignore_ascii_case(name.as_bytes())).map(|&(_, n)| n)
-    })
+    by_alias.or_else(|| crate::text::position_ci(NAMES, s).map(|i| i as i32 + 1))
 }
 
 /// The name of a classic signal without its `SIG` prefix (`TERM`), or `None` for real-time and
 /// unknown numbers (callers then print `RTMIN+n`).
 pub fn name(sig: i32) -> Option<&'static str> {
-    NAMES.iter().find(|&&(_, n)| n == sig).map(|&(name, _)| name)
+    usize::try_from(sig).ok()?.checked_sub(1).and_then(|i| crate::text::word(NAMES, i))
 }
 
 fn strip_prefix_ci<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {

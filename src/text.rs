@@ -1,5 +1,8 @@
 //! A fixed-size line buffer for messages: no allocation, no `core::fmt` (which would double the
 //! binary). A line that does not fit ends in `...` so a cut is never silent.
+//!
+//! The buffer's size is a type parameter, but all the work happens in non-generic functions
+//! over a plain slice, so each size costs no extra code.
 
 pub struct Line<const N: usize> {
     buf: [u8; N],
@@ -14,23 +17,14 @@ impl<const N: usize> Default for Line<N> {
 }
 
 impl<const N: usize> Line<N> {
-    pub const fn new() -> Self {
+    /// Not inlined: zeroing the buffer at every call site would cost more than the call.
+    #[inline(never)]
+    pub fn new() -> Self {
         Line { buf: [0; N], len: 0, cut: false }
     }
 
     pub fn push(&mut self, s: &[u8]) -> &mut Self {
-        for &c in s {
-            match self.buf.get_mut(self.len) {
-                Some(slot) if !self.cut => {
-                    *slot = c;
-                    self.len += 1;
-                }
-                _ => {
-                    self.cut = true;
-                    break;
-                }
-            }
-        }
+        push(&mut self.buf, &mut self.len, &mut self.cut, s);
         self
     }
 
@@ -40,33 +34,16 @@ impl<const N: usize> Line<N> {
 
     pub fn num(&mut self, n: i64) -> &mut Self {
         let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut v = n.unsigned_abs();
-        loop {
-            i -= 1;
-            if let Some(d) = digits.get_mut(i) {
-                *d = b'0' + (v % 10) as u8;
-            }
-            v /= 10;
-            if v == 0 || i == 0 {
-                break;
-            }
-        }
-        if n < 0 {
+        let (neg, d) = decimal(n, &mut digits);
+        if neg {
             self.push(b"-");
         }
-        self.push(digits.get(i..).unwrap_or(&[]))
+        self.push(d)
     }
 
     /// The text so far, with `...` in place of its last bytes when something did not fit.
     pub fn as_bytes(&mut self) -> &[u8] {
-        if self.cut {
-            let start = self.len.saturating_sub(3);
-            for slot in self.buf.get_mut(start..self.len).unwrap_or(&mut []) {
-                *slot = b'.';
-            }
-        }
-        self.buf.get(..self.len).unwrap_or(&[])
+        finish(&mut self.buf, self.len, self.cut)
     }
 
     pub fn is_cut(&self) -> bool {
@@ -77,6 +54,58 @@ impl<const N: usize> Line<N> {
         self.len = 0;
         self.cut = false;
     }
+}
+
+#[inline(never)]
+fn push(buf: &mut [u8], len: &mut usize, cut: &mut bool, s: &[u8]) {
+    if *cut {
+        return;
+    }
+    let room = buf.len().saturating_sub(*len);
+    let take = s.len().min(room);
+    if let (Some(dst), Some(src)) = (buf.get_mut(*len..*len + take), s.get(..take)) {
+        dst.copy_from_slice(src);
+        *len += take;
+    }
+    *cut = take < s.len();
+}
+
+#[inline(never)]
+fn finish(buf: &mut [u8], len: usize, cut: bool) -> &[u8] {
+    if cut {
+        let start = len.saturating_sub(3);
+        for slot in buf.get_mut(start..len).unwrap_or(&mut []) {
+            *slot = b'.';
+        }
+    }
+    buf.get(..len).unwrap_or(&[])
+}
+
+/// `n`'s decimal digits (without sign) at the end of `digits`, and whether it is negative.
+#[inline(never)]
+fn decimal(n: i64, digits: &mut [u8; 20]) -> (bool, &[u8]) {
+    let mut i = digits.len();
+    let mut v = n.unsigned_abs();
+    while let Some(d) = i.checked_sub(1).and_then(|j| digits.get_mut(j)) {
+        i -= 1;
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    (n < 0, digits.get(i..).unwrap_or(&[]))
+}
+
+/// The `n`th word of a space-separated list: name tables kept as one string cost a few bytes
+/// a name instead of a 16-byte slice each.
+pub fn word(list: &'static str, n: usize) -> Option<&'static str> {
+    list.split(' ').nth(n)
+}
+
+/// The position of `name` in a space-separated list, ignoring ASCII case.
+pub fn position_ci(list: &str, name: &[u8]) -> Option<usize> {
+    list.split(' ').position(|w| name.eq_ignore_ascii_case(w.as_bytes()))
 }
 
 #[cfg(test)]
@@ -95,5 +124,18 @@ mod tests {
         let mut m = Line::<24>::new();
         m.num(i64::MIN);
         assert_eq!(m.as_bytes(), b"-9223372036854775808");
+        let mut z = Line::<4>::new();
+        z.str("ab").str("cd");
+        assert!(!z.is_cut());
+        z.str("e");
+        assert!(z.is_cut());
+    }
+
+    #[test]
+    fn word_lists() {
+        assert_eq!(word("a bb c", 1), Some("bb"));
+        assert_eq!(word("a bb c", 3), None);
+        assert_eq!(position_ci("a bb c", b"BB"), Some(1));
+        assert_eq!(position_ci("a bb c", b"d"), None);
     }
 }
