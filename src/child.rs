@@ -5,7 +5,7 @@
 use crate::guest;
 use crate::log;
 use crate::rt::Vector;
-use crate::spawn::Env;
+use crate::spawn::{Env, Inherited};
 use crate::supervise::{self, Event};
 use crate::sys;
 use nestinit::config::Config;
@@ -17,14 +17,8 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         Err(c) => return c,
     };
     if cmd.iter().next().is_some() {
-        let env = match Env::build(envp, &[]) {
-            Ok(env) => env,
-            Err(c) => return c,
-        };
         match sys::fork(0, false) {
-            Ok(sys::Forked::Child) => {
-                sys::exit_group(guest::exec_guest(cfg, cmd, &env, envp, &inherited))
-            }
+            Ok(sys::Forked::Child) => sys::exit_group(start(cfg, cmd, envp, &inherited)),
             Ok(sys::Forked::Parent { pid, .. }) => {
                 log::emit(log::INFO, |m| {
                     m.str("started pid ").num(i64::from(pid));
@@ -53,4 +47,14 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     };
     sup.drain();
     status
+}
+
+/// In the forked child: the command's environment and exec. Kept out of line so that its
+/// buffers live on the child's stack only, never on the supervisor's.
+#[inline(never)]
+fn start(cfg: &Config<'_>, cmd: Vector, envp: Vector, inherited: &Inherited) -> i32 {
+    match Env::build(envp, &[]) {
+        Ok(env) => guest::exec_guest(cfg, cmd, &env, envp, inherited),
+        Err(c) => c,
+    }
 }

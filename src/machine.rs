@@ -16,7 +16,11 @@ use rustix::mount::{self as m, MountFlags};
 /// in `/proc/self/status` (in a container it lists the host's PID too). Without `/proc` at
 /// all, a PID 1 was started by the kernel. `--machine` / `--no-machine` force it.
 pub fn detect(cfg: &Config<'_>, pid1: bool) -> bool {
-    if let Some(forced) = cfg.machine {
+    detect_forced(cfg.machine, pid1)
+}
+
+fn detect_forced(forced: Option<bool>, pid1: bool) -> bool {
+    if let Some(forced) = forced {
         return forced;
     }
     if !pid1 {
@@ -31,6 +35,17 @@ pub fn detect(cfg: &Config<'_>, pid1: bool) -> bool {
         }
         Err(_) => true,
     }
+}
+
+/// A usage error as a machine's PID 1 must not end in a kernel panic: say so and power off.
+pub fn refuse_to_exit(code: i32) -> i32 {
+    if detect_forced(None, crate::supervise::is_pid1()) {
+        log::emit(log::ERROR, |m| {
+            m.str("cannot start as the machine's PID 1: powering the machine off");
+        });
+        act(MachineAction::PowerOff)
+    }
+    code
 }
 
 /// What the kernel leaves to init, mounted where nothing is yet: (source, target, type, flags,

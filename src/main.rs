@@ -62,7 +62,7 @@ fn main(argv: Vector, envp: Vector) -> i32 {
                     .str(e.accepted);
                 m.str(" (see --help)");
             });
-            return code::USAGE;
+            return machine::refuse_to_exit(code::USAGE);
         }
     };
     log::set_level(cfg.verbosity);

@@ -240,7 +240,9 @@ fn launch(
 }
 
 /// In the child, PID 1 of the new PID namespace: prepare the guest and exec its init.
-/// Returns only on failure, with the exit code.
+/// Returns only on failure, with the exit code. Out of line: the mount table (about 270 KiB)
+/// must live on the child's stack only; inlined, the supervisor's every start would touch it.
+#[inline(never)]
 fn boot(
     cfg: &Config<'_>,
     root: &[u8],
@@ -300,6 +302,7 @@ fn setup(step: &str, subject: &[u8], e: Errno) -> Failed {
 /// `--mode chroot`: bind the container's mounts into the root, bind `/proc`, chroot and exec
 /// the guest in place of nestinit, so it becomes the container's PID 1. Returns only on
 /// failure.
+#[inline(never)]
 pub fn chroot(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     let mut rootbuf = [0u8; crate::fsutil::PATH_MAX];
     let root = match normal_root(cfg, &mut rootbuf) {

@@ -115,7 +115,9 @@ impl Supervisor {
     /// After the main child ended: signals every remaining process (SIGTERM, then SIGKILL
     /// after the stop timeout or a second stop request) and reaps them all.
     pub fn drain(&mut self) {
-        self.reap();
+        if !self.childless {
+            self.reap();
+        }
         if self.childless {
             return;
         }
