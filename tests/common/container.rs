@@ -452,6 +452,9 @@ impl Ctr {
         cmd.arg("--init").arg(nestinit());
         cmd.arg("--scratch").arg(&scratch);
         cmd.arg("--pidfile").arg(dir.join("pid"));
+        // A private cgroup namespace: a cgroup2 mount made from the initial one resets the
+        // host's cgroup2 root flags (nsdelegate, memory_recursiveprot...).
+        cmd.arg("--cgroupns");
         if let Some(v) = &self.volume {
             cmd.arg("--volume").arg(v);
         }
