@@ -10,6 +10,7 @@ use crate::supervise::{self, Event};
 use crate::sys;
 use nestinit::config::Config;
 use nestinit::exit::code;
+use nestinit::text::Arg;
 
 pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     let (inherited, mut sup) = match supervise::start(cfg) {
@@ -20,27 +21,21 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         match sys::fork(0, false) {
             Ok(sys::Forked::Child) => sys::exit_group(start(cfg, cmd, envp, &inherited)),
             Ok(sys::Forked::Parent { pid, .. }) => {
-                log::emit(log::INFO, |m| {
-                    m.str("started pid ").num(i64::from(pid));
-                });
+                log::say(log::INFO, "started pid %", &[Arg::Num(i64::from(pid))]);
                 sup.set_main(pid);
             }
             Err(e) => {
-                log::fail("fork", e, "check the pids limit and memory");
+                log::fail(e, "fork: %: check the pids limit and memory");
                 return code::SETUP;
             }
         }
     } else {
-        log::emit(log::INFO, |m| {
-            m.str("no command: pausing until a stop signal");
-        });
+        log::say(log::INFO, "no command: pausing until a stop signal", &[]);
     }
     supervise::leave_cwd();
     let status = match sup.wait_main() {
         Event::Ended(e) => {
-            log::emit(log::INFO, |m| {
-                m.str("command ended with status ").num(i64::from(e.code()));
-            });
+            log::say(log::INFO, "command ended with status %", &[Arg::Num(i64::from(e.code()))]);
             e.code()
         }
         Event::StopRequested => 0,

@@ -6,6 +6,7 @@
 
 use crate::exit::OnReboot;
 use crate::signals;
+use crate::text;
 use core::ffi::CStr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +50,7 @@ pub struct Config<'a> {
 /// A bad value: printed as `nestinit: usage: bad <what> '<value>': expected <accepted>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UsageError<'a> {
-    pub what: &'static str,
+    pub what: &'a [u8],
     pub value: &'a [u8],
     pub accepted: &'static str,
 }
@@ -77,7 +78,8 @@ const VERBOSITY: &str = "0, 1, 2 or 3";
 const BOOL: &str = "0 or 1";
 const OPTION: &str = "an option from --help, or -- before a command that starts with -";
 
-/// The options that take a value, as data: flag, environment variable, setting.
+/// The options that take a value, as data: word `n` of [`FLAGS`] and of [`VARS`] is option
+/// `OPTS[n]`.
 #[derive(Clone, Copy)]
 enum Opt {
     Mode,
@@ -91,27 +93,38 @@ enum Opt {
     Machine,
 }
 
-/// Flags and variables in the order the environment is applied (flags override it later).
-/// An empty flag has no command-line form; a flag of the boolean settings takes no value.
-const OPTIONS: [(&str, &str, Opt); 10] = [
-    ("--mode", "NESTINIT_MODE", Opt::Mode),
-    ("--root", "NESTINIT_ROOT", Opt::Root),
-    ("--stop-signal", "NESTINIT_STOP_SIGNAL", Opt::StopSignal),
-    ("--stop-timeout", "NESTINIT_STOP_TIMEOUT", Opt::StopTimeout),
-    ("--on-reboot", "NESTINIT_ON_REBOOT", Opt::OnReboot),
-    ("", "INIT_DROP_CAP", Opt::DropCaps),
-    ("--drop-caps", "NESTINIT_DROP_CAPS", Opt::DropCaps),
-    ("", "NESTINIT_NO_NEW_PRIVS", Opt::NoNewPrivs),
-    ("", "NESTINIT_VERBOSITY", Opt::Verbosity),
-    ("", "NESTINIT_MACHINE", Opt::Machine),
+const OPTS: [Opt; 10] = [
+    Opt::Mode,
+    Opt::Root,
+    Opt::StopSignal,
+    Opt::StopTimeout,
+    Opt::OnReboot,
+    Opt::DropCaps,
+    Opt::NoNewPrivs,
+    Opt::Verbosity,
+    Opt::Machine,
+    Opt::DropCaps,
 ];
+/// The flags that take a value (the boolean settings have flags of their own, below).
+const FLAGS: &str = "--mode --root --stop-signal --stop-timeout --on-reboot --drop-caps";
+/// The variables, applied in this order before the flags override them. `INIT_DROP_CAP` is
+/// the seed's name for `NESTINIT_DROP_CAPS`; both apply.
+const VARS: &str = "NESTINIT_MODE NESTINIT_ROOT NESTINIT_STOP_SIGNAL NESTINIT_STOP_TIMEOUT \
+    NESTINIT_ON_REBOOT NESTINIT_DROP_CAPS NESTINIT_NO_NEW_PRIVS NESTINIT_VERBOSITY \
+    NESTINIT_MACHINE INIT_DROP_CAP";
+/// The flags without a value; `parse` matches them by position.
+const SWITCHES: &str =
+    "-h --help -V --version --no-new-privs --machine --no-machine -q --quiet --verbose";
+/// The subcommands, in the order of [`SUBCOMMANDS`].
+const SUBCOMMAND_NAMES: &str = "exec getshell status";
+const SUBCOMMANDS: [Action; 3] = [Action::Exec, Action::GetShell, Action::Status];
 
 /// Looks `name` up in a `NAME=value` environment vector.
 pub fn env_lookup<'a>(envp: impl IntoIterator<Item = &'a CStr>, name: &[u8]) -> Option<&'a CStr> {
     envp.into_iter().find_map(|entry| {
-        let bytes = entry.to_bytes_with_nul();
-        let rest = bytes.strip_prefix(name)?.strip_prefix(b"=")?;
-        CStr::from_bytes_with_nul(rest).ok()
+        let bytes = entry.to_bytes();
+        (bytes.starts_with(name) && bytes.get(name.len()) == Some(&b'='))
+            .then(|| text::cstr_tail(entry, name.len() + 1))
     })
 }
 
@@ -120,69 +133,74 @@ fn set<'a>(
     cfg: &mut Config<'a>,
     opt: Opt,
     value: &'a CStr,
-    what: &'static str,
+    what: &'a [u8],
 ) -> Result<(), UsageError<'a>> {
     let v = value.to_bytes();
-    let err = |accepted| Err(bad(what, v, accepted));
-    match opt {
+    let done = match opt {
         Opt::Mode => {
-            cfg.mode = match v {
-                b"nested" => Mode::Nested,
-                b"child" => Mode::Child,
-                b"chroot" => Mode::Chroot,
-                _ => return err(MODES),
-            }
+            let modes = [Mode::Nested, Mode::Child, Mode::Chroot];
+            let mode = text::position("nested child chroot", v).and_then(|n| modes.get(n));
+            mode.map(|&m| cfg.mode = m).ok_or(MODES)
         }
-        Opt::Root => cfg.root = value,
-        Opt::StopSignal => {
-            cfg.stop_signal = match signals::parse(v) {
-                _ if v.eq_ignore_ascii_case(b"auto") => None,
-                Some(s)
-                    if s != signals::SIGKILL && s != signals::SIGSTOP && s != signals::SIGCHLD =>
-                {
-                    Some(s)
-                }
-                Some(_) => return err("a signal other than KILL, STOP and CHLD"),
-                None => return err(SIGNAL),
-            }
+        Opt::Root => {
+            cfg.root = value;
+            Ok(())
         }
-        Opt::StopTimeout => {
-            cfg.stop_timeout = match signals::parse_int(v.strip_suffix(b"s").unwrap_or(v)) {
-                Some(n) if (0..=MAX_STOP_TIMEOUT as i32).contains(&n) => n as u32,
-                _ => return err(TIMEOUT),
+        Opt::StopSignal => match signals::parse(v) {
+            _ if text::eq_ci(v, b"auto") => {
+                cfg.stop_signal = None;
+                Ok(())
             }
-        }
+            Some(signals::SIGKILL | signals::SIGSTOP | signals::SIGCHLD) => {
+                Err("a signal other than KILL, STOP and CHLD")
+            }
+            Some(s) => {
+                cfg.stop_signal = Some(s);
+                Ok(())
+            }
+            None => Err(SIGNAL),
+        },
+        Opt::StopTimeout => match signals::parse_int(v.strip_suffix(b"s").unwrap_or(v)) {
+            Some(n) if n <= MAX_STOP_TIMEOUT as i32 => {
+                cfg.stop_timeout = n as u32;
+                Ok(())
+            }
+            _ => Err(TIMEOUT),
+        },
         Opt::OnReboot => {
-            cfg.on_reboot = Some(match v {
-                b"restart" => OnReboot::Restart,
-                b"exit" => OnReboot::Exit,
-                _ => return err(ON_REBOOT),
-            })
+            let choices = [OnReboot::Restart, OnReboot::Exit];
+            let choice = text::position("restart exit", v).and_then(|n| choices.get(n));
+            choice.map(|&c| cfg.on_reboot = Some(c)).ok_or(ON_REBOOT)
         }
-        Opt::DropCaps => cfg.drop_caps |= parse_caps(v)?,
-        Opt::NoNewPrivs | Opt::Machine => {
-            let on = match v {
-                b"1" | b"true" | b"yes" => true,
-                b"0" | b"false" | b"no" => false,
-                _ => return err(BOOL),
-            };
-            match opt {
-                Opt::NoNewPrivs => cfg.no_new_privs = on,
-                _ => cfg.machine = Some(on),
+        Opt::DropCaps => return parse_caps(v).map(|mask| cfg.drop_caps |= mask),
+        // Words 3 and later are the true ones.
+        Opt::NoNewPrivs | Opt::Machine => match text::position("0 false no 1 true yes", v) {
+            Some(n) if matches!(opt, Opt::NoNewPrivs) => {
+                cfg.no_new_privs = n > 2;
+                Ok(())
             }
-        }
-        Opt::Verbosity => {
-            cfg.verbosity = match v {
-                [d @ b'0'..=b'3'] => d - b'0',
-                _ => return err(VERBOSITY),
+            Some(n) => {
+                cfg.machine = Some(n > 2);
+                Ok(())
             }
-        }
-    }
-    Ok(())
+            None => Err(BOOL),
+        },
+        Opt::Verbosity => match v {
+            [d @ b'0'..=b'3'] => {
+                cfg.verbosity = d - b'0';
+                Ok(())
+            }
+            _ => Err(VERBOSITY),
+        },
+    };
+    done.map_err(|accepted| bad(what, v, accepted))
 }
 
 /// Parses argv (including argv[0]) and the environment (through `env`; empty values count as
 /// unset) into a [`Config`].
+///
+/// Out of line: inlined, moving its result out field by field costs more than the call.
+#[inline(never)]
 pub fn parse<'a, A, E>(args: A, env: E) -> Result<Config<'a>, UsageError<'a>>
 where
     A: IntoIterator<Item = &'a CStr>,
@@ -201,27 +219,26 @@ where
         machine: None,
         cmd: usize::MAX,
     };
-    for (_, var, opt) in OPTIONS {
-        if let Some(v) = env(var.as_bytes()).filter(|v| !v.is_empty()) {
+    for (var, &opt) in text::words(VARS).zip(OPTS.iter()) {
+        if let Some(v) = env(var).filter(|v| !v.is_empty()) {
             set(&mut cfg, opt, v, var)?;
         }
     }
 
-    let mut args = args.into_iter().enumerate().skip(1).peekable();
+    // Each argument with its index in argv, from argv[1] on.
+    let mut args = args.into_iter().enumerate();
+    args.next();
+    let mut next = args.next();
     // A subcommand is the first argument; its options follow it.
-    let sub = match args.peek().map(|(_, a)| a.to_bytes()) {
-        Some(b"exec") => Some(Action::Exec),
-        Some(b"getshell") => Some(Action::GetShell),
-        Some(b"status") => Some(Action::Status),
-        _ => None,
-    };
-    if let Some(sub) = sub {
+    let sub = next.and_then(|(_, a)| text::position(SUBCOMMAND_NAMES, a.to_bytes()));
+    if let Some(&sub) = sub.and_then(|n| SUBCOMMANDS.get(n)) {
         cfg.action = sub;
-        args.next();
+        next = args.next();
     }
 
     let mut flag_verbosity: Option<u8> = None;
-    while let Some((i, arg)) = args.next() {
+    while let Some((i, arg)) = next {
+        next = args.next();
         let a = arg.to_bytes();
         if a == b"--" {
             cfg.cmd = i + 1;
@@ -233,35 +250,39 @@ where
         }
         // `--name=value` or `--name value`.
         let (name, inline) = match a.iter().position(|&c| c == b'=') {
-            Some(eq) if a.starts_with(b"--") => (a.get(..eq).unwrap_or(a), a.get(eq + 1..)),
+            Some(eq) if a.starts_with(b"--") => (a.get(..eq).unwrap_or(a), Some(eq + 1)),
             _ => (a, None),
         };
-        if let Some(&(flag, _, opt)) =
-            OPTIONS.iter().find(|(f, _, _)| !f.is_empty() && f.as_bytes() == name)
-        {
+        if let Some(&opt) = text::position(FLAGS, name).and_then(|n| OPTS.get(n)) {
             // An inline `=value` is a suffix of a NUL-terminated argument: NUL-terminated too.
             let value = match inline {
-                Some(v) => cstr_suffix(arg, v),
-                None => args.next().map(|(_, v)| v),
+                Some(start) => Some(text::cstr_tail(arg, start)),
+                None => {
+                    let value = next.map(|(_, v)| v);
+                    next = args.next();
+                    value
+                }
             };
-            set(&mut cfg, opt, value.ok_or(bad(flag, b"", "a value"))?, flag)?;
+            set(&mut cfg, opt, value.ok_or(bad(name, b"", "a value"))?, name)?;
             continue;
         }
         if inline.is_some() {
-            return Err(bad("option", a, OPTION));
+            return Err(bad(b"option", a, OPTION));
         }
-        match a {
-            b"-h" | b"--help" => cfg.action = Action::Help,
-            b"-V" | b"--version" => cfg.action = Action::Version,
-            b"--no-new-privs" => cfg.no_new_privs = true,
-            b"--machine" => cfg.machine = Some(true),
-            b"--no-machine" => cfg.machine = Some(false),
-            b"-q" | b"--quiet" => flag_verbosity = Some(0),
-            _ if a == b"--verbose" || is_verbose_cluster(a) => {
-                let n = if a == b"--verbose" { 1 } else { a.len().saturating_sub(1) as u8 };
+        // By position in SWITCHES.
+        match text::position(SWITCHES, a) {
+            Some(0 | 1) => cfg.action = Action::Help,
+            Some(2 | 3) => cfg.action = Action::Version,
+            Some(4) => cfg.no_new_privs = true,
+            Some(5) => cfg.machine = Some(true),
+            Some(6) => cfg.machine = Some(false),
+            Some(7 | 8) => flag_verbosity = Some(0),
+            found if found.is_some() || is_verbose_cluster(a) => {
+                // --verbose, or -v, -vv, -vvv.
+                let n = if found.is_some() { 1 } else { a.len().saturating_sub(1) as u8 };
                 flag_verbosity = Some(flag_verbosity.unwrap_or(1).saturating_add(n).min(3));
             }
-            _ => return Err(bad("option", a, OPTION)),
+            _ => return Err(bad(b"option", a, OPTION)),
         }
     }
     if let Some(v) = flag_verbosity {
@@ -281,36 +302,31 @@ fn is_verbose_cluster(a: &[u8]) -> bool {
         && a.get(1..).is_some_and(|r| r.iter().all(|&c| c == b'v'))
 }
 
-fn cstr_suffix<'a>(arg: &'a CStr, value: &[u8]) -> Option<&'a CStr> {
-    let all = arg.to_bytes_with_nul();
-    let start = all.len().checked_sub(value.len() + 1)?;
-    CStr::from_bytes_with_nul(all.get(start..)?).ok()
-}
-
-fn bad<'a>(what: &'static str, value: &'a [u8], accepted: &'static str) -> UsageError<'a> {
+#[inline(never)]
+fn bad<'a>(what: &'a [u8], value: &'a [u8], accepted: &'static str) -> UsageError<'a> {
     UsageError { what, value, accepted }
 }
 
 /// A capsh-style list: `cap_sys_admin,CAP_NET_RAW,sys_boot,21`. Returns a bit mask.
 pub fn parse_caps(list: &[u8]) -> Result<u64, UsageError<'_>> {
     let mut mask = 0u64;
-    for item in list.split(|&c| c == b',') {
+    for item in text::split(list, b',') {
         let item = item.trim_ascii();
         if item.is_empty() {
             continue;
         }
         let name = item
             .get(..4)
-            .filter(|p| p.eq_ignore_ascii_case(b"cap_"))
+            .filter(|p| text::eq_ci(p, b"cap_"))
             .and_then(|_| item.get(4..))
             .unwrap_or(item);
         let n = match signals::parse_int(name) {
             Some(n) => usize::try_from(n).ok().filter(|&n| n < CAP_COUNT),
-            None => crate::text::position_ci(CAPS, name),
+            None => text::position_ci(CAPS, name),
         };
         match n {
             Some(n) => mask |= 1u64 << n,
-            None => return Err(bad("capability", item, CAPLIST)),
+            None => return Err(bad(b"capability", item, CAPLIST)),
         }
     }
     Ok(mask)
@@ -452,35 +468,35 @@ mod tests {
     #[test]
     fn bad_values_name_value_and_choices() {
         let e = run(&["/init", "--mode", "vm"], &[]).unwrap_err();
-        assert_eq!((e.what, e.value), ("--mode", &b"vm"[..]));
+        assert_eq!((e.what, e.value), (&b"--mode"[..], &b"vm"[..]));
         assert!(e.accepted.contains("nested"));
         assert_eq!(
             run(&["/init", "--stop-signal", "TERMX"], &[]).unwrap_err().what,
-            "--stop-signal"
+            b"--stop-signal"
         );
         assert_eq!(
             run(&["/init", "--stop-signal", "KILL"], &[]).unwrap_err().what,
-            "--stop-signal"
+            b"--stop-signal"
         );
         assert_eq!(
             run(&["/init", "--stop-timeout", "-1"], &[]).unwrap_err().what,
-            "--stop-timeout"
+            b"--stop-timeout"
         );
         assert_eq!(
             run(&["/init", "--stop-timeout", "86401"], &[]).unwrap_err().what,
-            "--stop-timeout"
+            b"--stop-timeout"
         );
-        assert_eq!(run(&["/init", "--on-reboot", "maybe"], &[]).unwrap_err().what, "--on-reboot");
+        assert_eq!(run(&["/init", "--on-reboot", "maybe"], &[]).unwrap_err().what, b"--on-reboot");
         let e = run(&["/init", "--drop-caps", "cap_sys_admin,cap_flying"], &[]).unwrap_err();
-        assert_eq!((e.what, e.value), ("capability", &b"cap_flying"[..]));
+        assert_eq!((e.what, e.value), (&b"capability"[..], &b"cap_flying"[..]));
         assert_eq!(run(&["/init", "--bogus"], &[]).unwrap_err().value, b"--bogus");
-        assert_eq!(run(&["/init", "--mode"], &[]).unwrap_err().what, "--mode");
-        assert_eq!(run(&["/init"], &[("NESTINIT_MODE", "x")]).unwrap_err().what, "NESTINIT_MODE");
+        assert_eq!(run(&["/init", "--mode"], &[]).unwrap_err().what, b"--mode");
+        assert_eq!(run(&["/init"], &[("NESTINIT_MODE", "x")]).unwrap_err().what, b"NESTINIT_MODE");
         assert_eq!(
             run(&["/init"], &[("NESTINIT_VERBOSITY", "9")]).unwrap_err().what,
-            "NESTINIT_VERBOSITY"
+            b"NESTINIT_VERBOSITY"
         );
-        assert_eq!(run(&["/init", "--no-new-privs=1"], &[]).unwrap_err().what, "option");
+        assert_eq!(run(&["/init", "--no-new-privs=1"], &[]).unwrap_err().what, b"option");
     }
 
     #[test]

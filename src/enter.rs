@@ -7,7 +7,7 @@
 //! process is non-dumpable before it joins, and the command gets only fds 0–2, the guest's
 //! root as working directory and no more capabilities than the guest init has.
 
-use crate::fsutil::read_file;
+use crate::fsutil;
 use crate::guest;
 use crate::log;
 use crate::rt::Vector;
@@ -17,21 +17,22 @@ use crate::sys;
 use nestinit::config::{Action, Config};
 use nestinit::exit::code;
 use nestinit::procfs;
-use nestinit::text::Line;
+use nestinit::text::{self, Arg, Line};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::process::{Pid, PidfdFlags};
 use rustix::thread::ThreadNameSpaceType as Ns;
 
-/// The namespaces joined when they differ from ours, with their `/proc/PID/ns` names. The
-/// user namespace goes first so that the others are joined with its privileges.
-const NAMESPACES: [(&[u8], Ns); 7] = [
-    (b"user", Ns::USER),
-    (b"mnt", Ns::MOUNT),
-    (b"pid", Ns::PROCESS_ID),
-    (b"uts", Ns::HOST_NAME_AND_NIS_DOMAIN_NAME),
-    (b"ipc", Ns::INTER_PROCESS_COMMUNICATION),
-    (b"net", Ns::NETWORK),
-    (b"cgroup", Ns::CONTROL_GROUP),
+/// The namespaces joined when they differ from ours, by their `/proc/PID/ns` names. The user
+/// namespace goes first so that the others are joined with its privileges.
+const NS_NAMES: &str = "user mnt pid uts ipc net cgroup";
+const NAMESPACES: [Ns; 7] = [
+    Ns::USER,
+    Ns::MOUNT,
+    Ns::PROCESS_ID,
+    Ns::HOST_NAME_AND_NIS_DOMAIN_NAME,
+    Ns::INTER_PROCESS_COMMUNICATION,
+    Ns::NETWORK,
+    Ns::CONTROL_GROUP,
 ];
 
 /// A guest found and pinned.
@@ -41,35 +42,31 @@ struct Guest {
     stat: procfs::Stat,
 }
 
-fn proc_path(pid: i32, file: &str) -> Line<48> {
-    let mut p = Line::new();
-    p.str("/proc/").num(i64::from(pid)).str("/").str(file);
-    p
+/// Reads `/proc/<pid>/<file>` into `buf`.
+fn read_proc<'b>(pid: i32, file: &str, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let mut path = [0u8; 48];
+    let path = fsutil::path(
+        &mut path,
+        "/proc/%/%",
+        &[Arg::Num(i64::from(pid)), Arg::Str(file.as_bytes())],
+    );
+    path.and_then(|path| fsutil::read_file(path, buf)).ok()
 }
 
-/// The `(dev, ino)` identity of a namespace file.
-fn ns_id(pid: Option<i32>, name: &[u8]) -> Option<(u64, u64)> {
-    let mut p = Line::<48>::new();
-    match pid {
-        Some(pid) => p.str("/proc/").num(i64::from(pid)),
-        None => p.str("/proc/self"),
-    };
-    p.str("/ns/").push(name);
-    let mut path = crate::fsutil::PathBuf::new(&[p.as_bytes()]).ok()?;
-    let st = rustix::fs::stat(path.as_cstr()).ok()?;
+/// The `(dev, ino)` identity of namespace `name` of `pid` (a number, or `self`).
+fn ns_id(pid: Arg<'_>, name: &[u8]) -> Option<(u64, u64)> {
+    let mut path = [0u8; 48];
+    let path = fsutil::path(&mut path, "/proc/%/ns/%", &[pid, Arg::Str(name)]).ok()?;
+    let st = rustix::fs::stat(path).ok()?;
     Some((st.st_dev, st.st_ino))
-}
-
-fn read_stat(pid: i32) -> Option<procfs::Stat> {
-    let mut buf = [0u8; 1024];
-    read_file(proc_path(pid, "stat").as_bytes(), &mut buf).ok().and_then(procfs::parse_stat)
 }
 
 /// Whether `pid` is the guest: a child of PID 1 in another PID namespace than PID 1's.
 fn is_guest(pid: i32) -> Option<procfs::Stat> {
-    let stat = read_stat(pid)?;
-    (stat.ppid == 1 && stat.state != b'Z' && ns_id(Some(pid), b"pid")? != ns_id(Some(1), b"pid")?)
-        .then_some(stat)
+    let mut buf = [0u8; 1024];
+    let stat = procfs::parse_stat(read_proc(pid, "stat", &mut buf)?)?;
+    let ns = |pid: i32| ns_id(Arg::Num(i64::from(pid)), b"pid");
+    (stat.ppid == 1 && stat.state != b'Z' && ns(pid)? != ns(1)?).then_some(stat)
 }
 
 /// Scans `/proc` for the guest and pins it with a pidfd, then checks again through the pinned
@@ -99,9 +96,11 @@ fn find_guest() -> Option<Guest> {
 }
 
 fn no_guest() -> i32 {
-    log::emit(log::ERROR, |m| {
-        m.str("no guest is running: start the container with nestinit as PID 1 in nested mode");
-    });
+    log::say(
+        log::ERROR,
+        "no guest is running: start the container with nestinit as PID 1 in nested mode",
+        &[],
+    );
     code::NO_GUEST
 }
 
@@ -115,26 +114,26 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
 
 /// `status`: PID, command, systemd-likeness and uptime of the guest.
 fn status(g: &Guest) -> i32 {
-    let mut out = Line::<1024>::new();
-    out.str("guest pid ").num(i64::from(g.pid)).str("\ncommand ");
+    let mut buf = [0u8; 1024];
+    let mut out = Line::new(&mut buf);
+    out.fmt("guest pid %\ncommand ", &[Arg::Num(i64::from(g.pid))]);
     let mut cmdline = [0u8; 512];
-    match read_file(proc_path(g.pid, "cmdline").as_bytes(), &mut cmdline) {
-        Ok(c) => {
-            for (i, arg) in c.split(|&b| b == 0).filter(|a| !a.is_empty()).enumerate() {
-                if i > 0 {
-                    out.str(" ");
-                }
-                out.push(arg);
+    match read_proc(g.pid, "cmdline", &mut cmdline) {
+        Some(c) => {
+            for (i, arg) in text::tokens(c, 0).enumerate() {
+                out.push(if i > 0 { b" " } else { b"" }).push(arg);
             }
         }
-        Err(_) => {
-            out.str("(long or unreadable)");
+        None => {
+            out.push(b"(long or unreadable)");
         }
     }
     let systemd = crate::supervise::is_systemd_like(g.pid);
-    out.str("\nsystemd-like ").str(if systemd { "yes" } else { "no" });
     let secs = sys::boottime_ticks().saturating_sub(g.stat.start) / 100;
-    out.str("\nuptime ").num(secs as i64).str(" s\n");
+    out.fmt(
+        "\nsystemd-like %\nuptime % s\n",
+        &[Arg::Str(if systemd { b"yes" } else { b"no" }), Arg::Num(secs as i64)],
+    );
     log::write_all(log::stdio(1), out.as_bytes());
     0
 }
@@ -148,34 +147,29 @@ fn enter(cfg: &Config<'_>, g: &Guest, cmd: Vector, envp: Vector) -> i32 {
     if let Err(e) =
         rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
     {
-        log::fail("mark non-dumpable", e, "refusing to enter the guest without it");
+        log::fail(e, "mark non-dumpable: %: refusing to enter the guest without it");
         return code::SETUP;
     }
     // The guest init's bounding set: the command never gets more than it.
     let mut status = [0u8; 4096];
-    let guest_caps = read_file(proc_path(g.pid, "status").as_bytes(), &mut status)
-        .ok()
-        .and_then(|s| procfs::status_hex(s, b"CapBnd:"));
+    let guest_caps =
+        read_proc(g.pid, "status", &mut status).and_then(|s| procfs::status_hex(s, b"CapBnd:"));
     let Some(guest_caps) = guest_caps else { return no_guest() };
     let mut join = Ns::empty();
-    for (name, ns) in NAMESPACES {
-        if ns_id(None, name) != ns_id(Some(g.pid), name) {
+    for (name, ns) in text::words(NS_NAMES).zip(NAMESPACES) {
+        if ns_id(Arg::Str(b"self"), name) != ns_id(Arg::Num(i64::from(g.pid)), name) {
             join |= ns;
         }
     }
     let inherited = match Inherited::capture() {
         Ok(i) => i,
         Err(e) => {
-            log::fail("block signals", e, "check seccomp rules");
+            log::fail(e, "block signals: %: check seccomp rules");
             return code::SETUP;
         }
     };
     if let Err(e) = rustix::thread::move_into_thread_name_spaces(g.pidfd.as_fd(), join) {
-        log::fail(
-            "join the guest's namespaces",
-            e,
-            "needs CAP_SYS_ADMIN and a kernel with setns on pidfds (5.8+)",
-        );
+        log::fail(e, "join the guest's namespaces: %: needs CAP_SYS_ADMIN and Linux 5.8+");
         return code::SETUP;
     }
     let env = match Env::build(envp, &[]) {
@@ -207,7 +201,7 @@ fn enter(cfg: &Config<'_>, g: &Guest, cmd: Vector, envp: Vector) -> i32 {
         }
         Ok(sys::Forked::Parent { pid, .. }) => sup.set_main(pid),
         Err(e) => {
-            log::fail("fork", e, "check the guest's pids limit");
+            log::fail(e, "fork: %: check the guest's pids limit");
             return code::SETUP;
         }
     }
@@ -220,13 +214,13 @@ fn enter(cfg: &Config<'_>, g: &Guest, cmd: Vector, envp: Vector) -> i32 {
 /// The child's working directory is the guest's root, and it holds no descriptor but 0–2.
 fn prepare_child() -> Result<(), i32> {
     if let Err(e) = rustix::process::chdir(c"/") {
-        log::fail("chdir / in the guest", e, "check the guest's root");
+        log::fail(e, "chdir / in the guest: %: check the guest's root");
         return Err(code::SETUP);
     }
     match sys::close_from(3) {
         Ok(()) => Ok(()),
         Err(e) => {
-            log::fail("close inherited descriptors", e, "needs Linux 5.9+ for close_range");
+            log::fail(e, "close inherited descriptors: %: needs Linux 5.9+ for close_range");
             Err(code::SETUP)
         }
     }

@@ -7,12 +7,12 @@ const NAMES: &str = "0 EPERM ENOENT ESRCH EINTR EIO ENXIO E2BIG ENOEXEC EBADF EC
     ENOSYS ENOTEMPTY ELOOP";
 
 /// The symbolic name of `errno`, or `None` when it is outside the table (print the number).
-pub fn name(errno: i32) -> Option<&'static str> {
+pub fn name(errno: i32) -> Option<&'static [u8]> {
     match errno {
-        95 => Some("EOPNOTSUPP"),
+        95 => Some(b"EOPNOTSUPP"),
         // Linux error numbers above the classic table that nestinit can meet.
-        61 => Some("ENODATA"),
-        75 => Some("EOVERFLOW"),
+        61 => Some(b"ENODATA"),
+        75 => Some(b"EOVERFLOW"),
         1..=40 => usize::try_from(errno).ok().and_then(|i| crate::text::word(NAMES, i)),
         _ => None,
     }
@@ -22,11 +22,11 @@ pub fn name(errno: i32) -> Option<&'static str> {
 mod tests {
     #[test]
     fn names() {
-        assert_eq!(super::name(2), Some("ENOENT"));
-        assert_eq!(super::name(13), Some("EACCES"));
-        assert_eq!(super::name(38), Some("ENOSYS"));
-        assert_eq!(super::name(40), Some("ELOOP"));
-        assert_eq!(super::name(95), Some("EOPNOTSUPP"));
+        assert_eq!(super::name(2), Some(&b"ENOENT"[..]));
+        assert_eq!(super::name(13), Some(&b"EACCES"[..]));
+        assert_eq!(super::name(38), Some(&b"ENOSYS"[..]));
+        assert_eq!(super::name(40), Some(&b"ELOOP"[..]));
+        assert_eq!(super::name(95), Some(&b"EOPNOTSUPP"[..]));
         assert_eq!(super::name(500), None);
         assert_eq!(super::name(0), None);
     }

@@ -1,53 +1,29 @@
 //! Small file helpers on fixed buffers.
 
 use core::ffi::CStr;
+use nestinit::text::{Arg, Line};
+use rustix::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-/// Most bytes in a path nestinit builds itself.
+/// Most bytes in a path nestinit builds itself, its NUL included.
 pub const PATH_MAX: usize = 4096;
 
-/// A path as a C string in a fixed buffer; `ENAMETOOLONG` when it does not fit.
-pub struct PathBuf {
-    buf: [u8; PATH_MAX],
-    len: usize,
-}
-
-impl PathBuf {
-    pub fn new(parts: &[&[u8]]) -> Result<PathBuf, Errno> {
-        let mut p = PathBuf { buf: [0; PATH_MAX], len: 0 };
-        for part in parts {
-            p.push(part)?;
-        }
-        Ok(p)
-    }
-
-    pub fn push(&mut self, bytes: &[u8]) -> Result<(), Errno> {
-        let end = self.len + bytes.len();
-        if end >= PATH_MAX || bytes.contains(&0) {
-            return Err(Errno::NAMETOOLONG);
-        }
-        self.buf.get_mut(self.len..end).ok_or(Errno::NAMETOOLONG)?.copy_from_slice(bytes);
-        self.len = end;
-        Ok(())
-    }
-
-    pub fn as_cstr(&mut self) -> &CStr {
-        if let Some(b) = self.buf.get_mut(self.len) {
-            *b = 0;
-        }
-        CStr::from_bytes_with_nul(self.buf.get(..=self.len).unwrap_or(b"\0")).unwrap_or(c"")
-    }
+/// `template` with its `%`s filled in (see `nestinit::text`) as a C string in `buf`;
+/// `ENAMETOOLONG` when it does not fit or holds a NUL.
+pub fn path<'b>(buf: &'b mut [u8], template: &str, args: &[Arg<'_>]) -> Result<&'b CStr, Errno> {
+    let mut line = Line::new(buf);
+    line.fmt(template, args);
+    line.into_cstr().ok_or(Errno::NAMETOOLONG)
 }
 
 /// Opens `path` read-only.
-pub fn open_read(path: &[u8]) -> Result<rustix::fd::OwnedFd, Errno> {
-    let mut p = PathBuf::new(&[path])?;
-    rustix::fs::open(p.as_cstr(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+fn open_read(path: &CStr) -> Result<OwnedFd, Errno> {
+    rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
 }
 
 /// Reads all of `path` into `buf`; `EFBIG` when it does not fit (never a silent cut).
-pub fn read_file<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
+pub fn read_file<'b>(path: &CStr, buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
     let fd = open_read(path)?;
     let mut len = 0;
     loop {
@@ -66,7 +42,7 @@ pub fn read_file<'b>(path: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> 
 }
 
 /// Reads `path` in chunks, handing each to `f`; for files of any length.
-pub fn read_chunks(path: &[u8], mut f: impl FnMut(&[u8])) -> Result<(), Errno> {
+pub fn read_chunks(path: &CStr, f: &mut dyn FnMut(&[u8])) -> Result<(), Errno> {
     let fd = open_read(path)?;
     let mut buf = [0u8; 4096];
     loop {

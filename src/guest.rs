@@ -4,7 +4,7 @@
 //! in nestinit itself just before it execs the guest (chroot mode). Each step reports its own
 //! failure as one line and returns the exit code the contract gives it.
 
-use crate::fsutil::PathBuf;
+use crate::fsutil::PATH_MAX;
 use crate::log;
 use crate::rt::Vector;
 use crate::spawn::{self, Env, Inherited};
@@ -13,6 +13,7 @@ use nestinit::config::{env_lookup, Config};
 use nestinit::exit::code;
 use nestinit::mountinfo::{Parser, Table};
 use nestinit::plan::{self, Mask};
+use nestinit::text::Arg;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
@@ -21,31 +22,35 @@ use rustix::mount::{self as m, MountFlags, MoveMountFlags, OpenTreeFlags};
 /// A failure already reported on stderr; carries the exit code.
 pub struct Failed(pub i32);
 
-type Step<T = ()> = Result<T, Failed>;
+pub type Step<T = ()> = Result<T, Failed>;
 
-fn setup_err(step: &str, subject: &[u8], e: Errno, hint: &str) -> Failed {
-    log::fail_on(step, subject, e, hint);
+/// Reports a setup error about `subject` (`template` as in [`log::fail_on`]): exit 125.
+pub fn setup_err(subject: &[u8], e: Errno, template: &str) -> Failed {
+    log::fail_on(subject, e, template);
     Failed(code::SETUP)
 }
 
 /// Reads `/proc/self/mountinfo` into `table` with the streaming parser: any line length, a
 /// bounded table, and a clear error when a bound is hit.
 pub fn read_mounts(table: &mut Table) -> Step {
+    const MOUNTINFO: &CStr = c"/proc/self/mountinfo";
     table.clear();
     let mut parser = Parser::new();
     let mut result = Ok(());
-    let read = crate::fsutil::read_chunks(b"/proc/self/mountinfo", |chunk| {
+    let read = crate::fsutil::read_chunks(MOUNTINFO, &mut |chunk| {
         if result.is_ok() {
             result = parser.feed(table, chunk);
         }
     });
     if let Err(e) = read {
-        return Err(setup_err("read", b"/proc/self/mountinfo", e, "mount /proc in the container"));
+        return Err(setup_err(MOUNTINFO.to_bytes(), e, "read %: %: mount /proc in the container"));
     }
     if let Err(e) = result.and_then(|()| parser.finish(table)) {
-        log::emit(log::ERROR, |m| {
-            m.str("read /proc/self/mountinfo: ").str(e.describe()).str(": report this limit");
-        });
+        log::say(
+            log::ERROR,
+            "read mounts: %: report this limit",
+            &[Arg::Str(e.describe().as_bytes())],
+        );
         return Err(Failed(code::SETUP));
     }
     Ok(())
@@ -60,80 +65,96 @@ pub enum Carry {
 }
 
 /// Opens the guest root as a directory. `ENOENT` here is the commonest setup error: no volume.
-pub fn open_root(root: &CStr) -> Step<OwnedFd> {
+fn open_root(root: &CStr) -> Step<OwnedFd> {
     rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| {
             setup_err(
-                "open root",
                 root.to_bytes(),
                 e,
-                "mount the guest's root volume there or set --root",
+                "open root %: %: mount the guest's root volume there or set --root",
             )
         })
 }
 
+/// Carries the container's mounts (those of `table` the plan selects, and `/proc` in chroot
+/// mode) into `root`, then makes `root` the process's `/`. Nothing to do for `/`.
+pub fn enter_root(table: &Table, root: &CStr, how: Carry) -> Step {
+    let bytes = root.to_bytes();
+    if bytes == b"/" {
+        return Ok(());
+    }
+    // pivot_root needs a mount point: bind the root onto itself (recursively, keeping the
+    // volume's own submounts) when it is a plain directory.
+    if how == Carry::Move && table.find(bytes).is_none() {
+        open_root(root)?;
+        m::mount_bind_recursive(root, root)
+            .map_err(|e| setup_err(bytes, e, "bind % onto itself: %: needs CAP_SYS_ADMIN"))?;
+    }
+    let rootfd = open_root(root)?;
+    carry_mounts(table, bytes, rootfd.as_fd(), how)?;
+    let procfd = open_target(rootfd.as_fd(), b"/proc", true)?;
+    if how == Carry::Bind {
+        carry(c"/proc", procfd.as_fd(), how)
+            .map_err(|e| setup_err(b"/proc", e, "bind %: %: needs CAP_SYS_ADMIN"))?;
+    }
+    switch_root(rootfd.as_fd(), how)
+}
+
 /// Carries every container mount the plan selects onto the same path inside the root,
 /// creating missing targets without following symlinks.
-pub fn carry_mounts(table: &Table, root: &[u8], rootfd: BorrowedFd<'_>, how: Carry) -> Step {
+fn carry_mounts(table: &Table, root: &[u8], rootfd: BorrowedFd<'_>, how: Carry) -> Step {
     for i in 0..table.len() {
+        let path = table.path(i);
         match plan::classify(table, i, root) {
             Ok(()) => {}
             Err(plan::Skip::AncestorOfVolume) => {
-                log::emit(log::NOTICE, |m| {
-                    m.str("warning: ").push(table.path(i));
-                    m.str(" contains the root volume and cannot be carried into it; left out");
-                });
+                log::say(
+                    log::NOTICE,
+                    "warning: % holds the root volume: not carried into it",
+                    &[Arg::Str(path)],
+                );
                 continue;
             }
             Err(_) => continue,
         }
-        let path = table.path(i);
-        let mut src =
-            PathBuf::new(&[path]).map_err(|e| setup_err("mount path", path, e, "shorten it"))?;
-        let is_dir = match rustix::fs::stat(src.as_cstr()) {
+        let mut buf = [0u8; PATH_MAX];
+        let src = crate::fsutil::path(&mut buf, "%", &[Arg::Str(path)])
+            .map_err(|e| setup_err(path, e, "mount path %: %: shorten it"))?;
+        let is_dir = match rustix::fs::stat(src) {
             Ok(st) => FileType::from_raw_mode(st.st_mode) == FileType::Directory,
-            Err(e) => return Err(setup_err("stat mount", path, e, "check the container's mounts")),
+            Err(e) => {
+                return Err(setup_err(path, e, "stat mount %: %: check the container's mounts"))
+            }
         };
         let target = open_target(rootfd, path, is_dir)?;
-        let moved = match how {
-            Carry::Move => m::move_mount(
+        carry(src, target.as_fd(), how).map_err(|e| {
+            setup_err(
+                path,
+                e,
+                "carry mount %: %: check that the target's type matches (file or directory)",
+            )
+        })?;
+        log::say(log::DEBUG, "carried % into the root", &[Arg::Str(path)]);
+    }
+    Ok(())
+}
+
+/// Moves the mount at `src` onto the opened `target`, or binds a recursive copy of it there.
+fn carry(src: &CStr, target: BorrowedFd<'_>, how: Carry) -> Result<(), Errno> {
+    let to = MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH;
+    match how {
+        Carry::Move => m::move_mount(CWD, src, target, c"", to),
+        Carry::Bind => {
+            let tree = m::open_tree(
                 CWD,
-                src.as_cstr(),
-                target.as_fd(),
-                c"",
-                MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
-            ),
-            Carry::Bind => m::open_tree(
-                CWD,
-                src.as_cstr(),
+                src,
                 OpenTreeFlags::OPEN_TREE_CLONE
                     | OpenTreeFlags::AT_RECURSIVE
                     | OpenTreeFlags::OPEN_TREE_CLOEXEC,
-            )
-            .and_then(|tree| {
-                m::move_mount(
-                    tree.as_fd(),
-                    c"",
-                    target.as_fd(),
-                    c"",
-                    MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH
-                        | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
-                )
-            }),
-        };
-        moved.map_err(|e| {
-            setup_err(
-                "carry mount",
-                path,
-                e,
-                "check that the target's type matches (file or directory)",
-            )
-        })?;
-        log::emit(log::DEBUG, |m| {
-            m.str("carried ").push(path).str(" into the root");
-        });
+            )?;
+            m::move_mount(&tree, c"", target, c"", MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | to)
+        }
     }
-    Ok(())
 }
 
 /// Opens `path` (absolute, normalised) below `rootfd` as an `O_PATH` descriptor, one component
@@ -141,23 +162,25 @@ pub fn carry_mounts(table: &Table, root: &[u8], rootfd: BorrowedFd<'_>, how: Car
 /// as a directory or an empty file. A symlink anywhere is refused: a hostile rootfs must not
 /// redirect a mount (DESIGN.md fact 10). Equivalent to openat2's RESOLVE_IN_ROOT |
 /// RESOLVE_NO_SYMLINKS, and works on kernels without openat2.
-pub fn open_target(rootfd: BorrowedFd<'_>, path: &[u8], dir: bool) -> Step<OwnedFd> {
-    let comps = || path.split(|&c| c == b'/').filter(|c| !c.is_empty());
-    let count = comps().count();
-    let mut cur: Option<OwnedFd> = None;
-    for (n, comp) in comps().enumerate() {
-        let want_dir = dir || n + 1 < count;
-        let parent = cur.as_ref().map_or(rootfd, |fd| fd.as_fd());
-        let fail = |e: Errno| {
-            let hint = match e {
-                Errno::LOOP => "it is a symlink in the root: refusing to mount over it; make it a real file or directory",
-                Errno::ROFS => "the root is read-only: create the target in the volume",
-                _ => "check the root volume",
-            };
-            setup_err("mount target", path, e, hint)
+fn open_target(rootfd: BorrowedFd<'_>, path: &[u8], dir: bool) -> Step<OwnedFd> {
+    let fail = |e: Errno| {
+        let template = match e {
+            Errno::LOOP => "mount target %: %: a symlink in the root: refusing to mount over it",
+            Errno::ROFS => {
+                "mount target %: %: the root is read-only: create the target in the volume"
+            }
+            _ => "mount target %: %: check the root volume",
         };
-        let mut name = PathBuf::new(&[comp]).map_err(fail)?;
-        let name = name.as_cstr();
+        setup_err(path, e, template)
+    };
+    let mut cur = rustix::io::fcntl_dupfd_cloexec(rootfd, 0).map_err(fail)?;
+    let mut comps = nestinit::text::tokens(path, b'/').peekable();
+    while let Some(comp) = comps.next() {
+        let want_dir = dir || comps.peek().is_some();
+        // A component is at most NAME_MAX (255) bytes.
+        let mut buf = [0u8; 256];
+        let name = crate::fsutil::path(&mut buf, "%", &[Arg::Str(comp)]).map_err(fail)?;
+        let parent = cur.as_fd();
         let opened = match open_nofollow(parent, name) {
             Err(Errno::NOENT) => {
                 let created = if want_dir {
@@ -182,13 +205,9 @@ pub fn open_target(rootfd: BorrowedFd<'_>, path: &[u8], dir: bool) -> Step<Owned
             }
             other => other,
         };
-        cur = Some(opened.map_err(fail)?);
+        cur = opened.map_err(fail)?;
     }
-    match cur {
-        Some(fd) => Ok(fd),
-        None => rustix::io::fcntl_dupfd_cloexec(rootfd, 0)
-            .map_err(|e| setup_err("dup", path, e, "check fd limits")),
-    }
+    Ok(cur)
 }
 
 /// One component, `O_PATH | O_NOFOLLOW`; a symlink (which that combination opens rather than
@@ -207,25 +226,34 @@ fn open_nofollow(parent: BorrowedFd<'_>, name: &CStr) -> Result<OwnedFd, Errno> 
     Ok(fd)
 }
 
-/// Makes `root` the new `/`: pivot_root and detach the old root, as runc does with
-/// `pivot_root(".", ".")`. A root on rootfs (initramfs) cannot be pivoted away from
-/// (EINVAL): then the root is moved onto `/` and chrooted into, with a warning.
-pub fn switch_root(rootfd: BorrowedFd<'_>) -> Step {
-    let fail = |step, e| setup_err(step, b"", e, "check the root volume and CAP_SYS_ADMIN");
+/// Makes `root` the new `/`. Moved mounts (nested mode): pivot_root and detach the old root,
+/// as runc does with `pivot_root(".", ".")`; a root on rootfs (initramfs) cannot be pivoted
+/// away from (EINVAL): then the root is moved onto `/` and chrooted into, with a warning.
+/// Bound mounts (chroot mode): chroot.
+fn switch_root(rootfd: BorrowedFd<'_>, how: Carry) -> Step {
+    let fail = |step: &str, e| {
+        setup_err(step.as_bytes(), e, "%: %: check the root volume and CAP_SYS_ADMIN")
+    };
     rustix::process::fchdir(rootfd).map_err(|e| fail("chdir root", e))?;
-    match rustix::process::pivot_root(c".", c".") {
-        Ok(()) => {
-            m::unmount(c".", m::UnmountFlags::DETACH).map_err(|e| fail("detach old root", e))?;
+    if how == Carry::Move {
+        match rustix::process::pivot_root(c".", c".") {
+            Ok(()) => {
+                m::unmount(c".", m::UnmountFlags::DETACH)
+                    .map_err(|e| fail("detach old root", e))?;
+                return rustix::process::chdir(c"/").map_err(|e| fail("chdir /", e));
+            }
+            Err(Errno::INVAL) => {
+                log::say(
+                    log::NOTICE,
+                    "warning: no pivot_root on rootfs: moving the root onto / and chrooting",
+                    &[],
+                );
+                m::mount_move(c".", c"/").map_err(|e| fail("move root", e))?;
+            }
+            Err(e) => return Err(fail("pivot_root", e)),
         }
-        Err(Errno::INVAL) => {
-            log::emit(log::NOTICE, |m| {
-                m.str("warning: pivot_root impossible (root on rootfs?): moving the root onto / and chrooting");
-            });
-            m::mount_move(c".", c"/").map_err(|e| fail("move root", e))?;
-            rustix::process::chroot(c".").map_err(|e| fail("chroot", e))?;
-        }
-        Err(e) => return Err(fail("pivot_root", e)),
     }
+    rustix::process::chroot(c".").map_err(|e| fail("chroot", e))?;
     rustix::process::chdir(c"/").map_err(|e| fail("chdir /", e))
 }
 
@@ -239,9 +267,11 @@ pub fn proc_masks(table: &Table) -> Step<Masks> {
     match plan::proc_masks(table, &mut masks) {
         Ok(()) => Ok(masks),
         Err(()) => {
-            log::emit(log::ERROR, |m| {
-                m.str("read /proc masks: more than 64 mounts under /proc: report this limit");
-            });
+            log::say(
+                log::ERROR,
+                "read /proc masks: more than 64 mounts under /proc: report this limit",
+                &[],
+            );
             Err(Failed(code::SETUP))
         }
     }
@@ -252,16 +282,16 @@ pub fn mount_proc(table: &Table, masks: &Masks) -> Step {
     let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
     m::mount(c"proc", c"/proc", c"proc", flags, None).map_err(|e| {
         setup_err(
-            "mount",
             b"/proc",
             e,
-            "needs CAP_SYS_ADMIN and an unmasked /proc in the container",
+            "mount %: %: needs CAP_SYS_ADMIN and an unmasked /proc in the container",
         )
     })?;
     for &(i, mask) in masks {
         let path = table.path(usize::from(i));
-        let mut p = PathBuf::new(&[path]).map_err(|e| setup_err("mask", path, e, "shorten it"))?;
-        let p = p.as_cstr();
+        let mut buf = [0u8; PATH_MAX];
+        let p = crate::fsutil::path(&mut buf, "%", &[Arg::Str(path)])
+            .map_err(|e| setup_err(path, e, "mask %: %: shorten it"))?;
         let done = match mask {
             Mask::ReadOnly => m::mount_bind(p, p).and_then(|()| {
                 m::mount_remount(p, MountFlags::BIND | MountFlags::RDONLY | flags, c"")
@@ -279,10 +309,9 @@ pub fn mount_proc(table: &Table, masks: &Masks) -> Step {
             Ok(()) | Err(Errno::NOENT) => {}
             Err(e) => {
                 return Err(setup_err(
-                    "mask",
                     path,
                     e,
-                    "the guest's /proc cannot be masked like the container's",
+                    "mask %: %: the guest's /proc cannot be masked like the container's",
                 ))
             }
         }
@@ -291,37 +320,44 @@ pub fn mount_proc(table: &Table, masks: &Masks) -> Step {
 }
 
 /// Gives this boot its own `/proc/sys/kernel/random/boot_id`, as systemd-nspawn does, so the
-/// guest's journal tells its boots apart. The file lives on a detached tmpfs (new mount API),
-/// so nothing is left anywhere else. Failure only warns: the guest can run without it.
+/// guest's journal tells its boots apart. The file lives on a small tmpfs mounted for a moment
+/// over the target's directory: the target, held open beforehand, is reached under it through
+/// `/proc/self/fd` (as runc names mount targets), and the tmpfs is detached once the file is
+/// bound. Cloning a file out of a detached mount (`open_tree`) would be simpler but is refused
+/// by Linux 6.1. Runs in the guest's private mount namespace after `/proc` is mounted; failure
+/// only warns: the guest can run without it.
 pub fn mount_boot_id(id: &[u8; 36]) {
+    let dir = c"/proc/sys/kernel/random";
     let target = c"/proc/sys/kernel/random/boot_id";
     let result = (|| -> Result<(), Errno> {
-        let fs = m::fsopen(c"tmpfs", m::FsOpenFlags::FSOPEN_CLOEXEC)?;
-        m::fsconfig_set_string(&fs, c"size", c"4k")?;
-        m::fsconfig_create(&fs)?;
-        let mnt = m::fsmount(&fs, m::FsMountFlags::FSMOUNT_CLOEXEC, m::MountAttrFlags::empty())?;
-        let file = rustix::fs::openat(
-            &mnt,
-            c"boot_id",
-            OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o444),
-        )?;
-        log::write_all(file.as_fd(), id);
-        log::write_all(file.as_fd(), b"\n");
-        let tree = m::open_tree(
-            &mnt,
-            c"boot_id",
-            OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
-        )?;
-        m::move_mount(&tree, c"", CWD, target, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)?;
-        m::mount_remount(target, MountFlags::BIND | MountFlags::RDONLY, c"")
+        let held = rustix::fs::open(target, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
+        let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+        m::mount(c"tmpfs", dir, c"tmpfs", flags, Some(c"size=4k,mode=755"))?;
+        let bound = (|| -> Result<(), Errno> {
+            let file = rustix::fs::open(
+                target,
+                OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o444),
+            )?;
+            log::write_all(file.as_fd(), id);
+            log::write_all(file.as_fd(), b"\n");
+            let mut buf = [0u8; 32];
+            let under = crate::fsutil::path(
+                &mut buf,
+                "/proc/self/fd/%",
+                &[Arg::Num(i64::from(rustix::fd::AsRawFd::as_raw_fd(&held)))],
+            )?;
+            m::mount_bind(target, under)
+        })();
+        m::unmount(dir, m::UnmountFlags::DETACH)?;
+        bound?;
+        m::mount_remount(target, MountFlags::BIND | MountFlags::RDONLY | flags, c"")
     })();
     if let Err(e) = result {
         log::fail_on(
-            "boot id",
             target.to_bytes(),
             e,
-            "continuing; the guest's journal may merge boots",
+            "boot id %: %: continuing; the guest's journal may merge boots",
         );
     }
 }
@@ -364,7 +400,10 @@ pub fn drop_caps(mask: u64) -> Step {
     if mask == 0 {
         return Ok(());
     }
-    let fail = |e| setup_err("drop capabilities", b"", e, "needs CAP_SETPCAP");
+    let fail = |e| {
+        log::fail(e, "drop capabilities: %: needs CAP_SETPCAP");
+        Failed(code::SETUP)
+    };
     for n in (0..64).filter(|&n| n != 8).chain(core::iter::once(8)) {
         let cap = CapabilitySet::from_bits_retain(1u64 << n);
         if mask & (1u64 << n) == 0 {
@@ -401,13 +440,13 @@ pub fn exec_guest(
     }
     if cfg.no_new_privs {
         if let Err(e) = rustix::thread::set_no_new_privs(true) {
-            log::fail("no_new_privs", e, "the kernel refused it");
+            log::fail(e, "no_new_privs: %: the kernel refused it");
             return code::SETUP;
         }
     }
     spawn::take_terminal();
     if let Err(e) = inherited.restore() {
-        log::fail("restore signal mask", e, "cannot start the command safely");
+        log::fail(e, "restore signal mask: %: cannot start the command safely");
         return code::SETUP;
     }
     spawn::exec(cmd, env.as_ptr(), env_lookup(envp.iter(), b"PATH"))

@@ -1,10 +1,12 @@
 //! Messages on stderr, one line each: `nestinit: <text>`. Errors read
 //! `nestinit: <step>: <errno name>: <what to do>`.
 //!
-//! Levels follow the contract: 0 errors, 1 + warnings and lifecycle, 2 info, 3 debug.
+//! Levels follow the contract: 0 errors, 1 + warnings and lifecycle, 2 info, 3 debug. A
+//! message is a template with a `%` for each value (`nestinit::text`), so every call site is
+//! one call.
 
 use core::sync::atomic::{AtomicU8, Ordering};
-use nestinit::text::Line;
+use nestinit::text::{Arg, Line};
 use rustix::io::Errno;
 
 pub const ERROR: u8 = 0;
@@ -14,8 +16,6 @@ pub const DEBUG: u8 = 3;
 
 /// The verbosity in force; set once from the configuration.
 static LEVEL: AtomicU8 = AtomicU8::new(NOTICE);
-
-pub type Msg = Line<512>;
 
 pub fn set_level(level: u8) {
     LEVEL.store(level, Ordering::Relaxed);
@@ -37,6 +37,7 @@ pub fn stdio(n: i32) -> rustix::fd::BorrowedFd<'static> {
     unsafe { rustix::fd::BorrowedFd::borrow_raw(n) }
 }
 
+#[inline(never)]
 pub fn write_all(fd: rustix::fd::BorrowedFd<'_>, mut bytes: &[u8]) {
     while !bytes.is_empty() {
         match rustix::io::write(fd, bytes) {
@@ -48,58 +49,32 @@ pub fn write_all(fd: rustix::fd::BorrowedFd<'_>, mut bytes: &[u8]) {
     }
 }
 
-/// Emits `nestinit: <what f writes>` when `level` is enabled.
-pub fn emit(level: u8, f: impl FnOnce(&mut Msg)) {
+/// Emits `nestinit: <template with args>` and a newline when `level` is enabled.
+#[inline(never)]
+pub fn say(level: u8, template: &str, args: &[Arg<'_>]) {
     if !enabled(level) {
         return;
     }
-    let mut m = Msg::new();
-    m.str("nestinit: ");
-    f(&mut m);
-    write_line(&mut m);
-}
-
-/// Writes a message and its newline.
-#[inline(never)]
-fn write_line(m: &mut Msg) {
+    let mut buf = [0u8; 512];
+    let mut m = Line::new(&mut buf);
+    m.push(b"nestinit: ").fmt(template, args);
     raw(m.as_bytes());
     raw(b"\n");
 }
 
-/// Appends an errno as its symbolic name (or `errno N`).
-pub fn push_errno(m: &mut Msg, e: Errno) {
-    let n = e.raw_os_error();
-    match nestinit::errno::name(n) {
-        Some(name) => m.str(name),
-        None => m.str("errno ").num(i64::from(n)),
-    };
+/// An errno for a template.
+pub fn errno(e: Errno) -> Arg<'static> {
+    Arg::Errno(e.raw_os_error())
 }
 
-/// `nestinit: <step>: <errno>: <hint>` at error level.
-pub fn fail(step: &str, e: Errno, hint: &str) {
-    emit(ERROR, |m| {
-        m.str(step).str(": ");
-        push_errno(m, e);
-        m.str(": ").str(hint);
-    });
+/// An error whose one value is the errno: `fail(e, "pipe: %: check the descriptor limit")`.
+#[inline(never)]
+pub fn fail(e: Errno, template: &str) {
+    say(ERROR, template, &[errno(e)]);
 }
 
-/// Like [`fail`], with a subject (a path or command) after the step: `<step> <subject>: ...`.
-pub fn fail_on(step: &str, subject: &[u8], e: Errno, hint: &str) {
-    emit(ERROR, |m| {
-        m.str(step).str(" ").push(subject).str(": ");
-        push_errno(m, e);
-        m.str(": ").str(hint);
-    });
-}
-
-/// Appends a signal as `SIGTERM` or `SIGRTMIN+3`.
-pub fn push_signal(m: &mut Msg, sig: i32) {
-    match nestinit::signals::name(sig) {
-        Some(n) => m.str("SIG").str(n),
-        None if sig >= nestinit::signals::SIGRTMIN => {
-            m.str("SIGRTMIN+").num(i64::from(sig - nestinit::signals::SIGRTMIN))
-        }
-        None => m.str("signal ").num(i64::from(sig)),
-    };
+/// An error about a path or command, then the errno: `fail_on(path, e, "open %: %: hint")`.
+#[inline(never)]
+pub fn fail_on(subject: &[u8], e: Errno, template: &str) {
+    say(ERROR, template, &[Arg::Str(subject), errno(e)]);
 }

@@ -8,13 +8,16 @@ use crate::log;
 use crate::sys;
 use nestinit::config::Config;
 use nestinit::exit::MachineAction;
+use nestinit::text::Arg;
 use rustix::fs::Mode;
 use rustix::io::Errno;
 use rustix::mount::{self as m, MountFlags};
 
-/// Whether nestinit is PID 1 of the initial PID namespace: PID 1 with a single `NSpid` entry
-/// in `/proc/self/status` (in a container it lists the host's PID too). Without `/proc` at
-/// all, a PID 1 was started by the kernel. `--machine` / `--no-machine` force it.
+/// Whether nestinit is PID 1 of the initial PID namespace. `NSpid` in `/proc/self/status`
+/// cannot tell: runtimes mount `/proc` inside the container's PID namespace, where it lists
+/// one PID as on a machine. The initial PID namespace has a fixed inode number instead
+/// (PROC_PID_INIT_INO, include/linux/proc_ns.h). Without `/proc` at all, a PID 1 was started
+/// by the kernel. `--machine` / `--no-machine` force it.
 pub fn detect(cfg: &Config<'_>, pid1: bool) -> bool {
     detect_forced(cfg.machine, pid1)
 }
@@ -26,13 +29,9 @@ fn detect_forced(forced: Option<bool>, pid1: bool) -> bool {
     if !pid1 {
         return false;
     }
-    let mut buf = [0u8; 4096];
-    match crate::fsutil::read_file(b"/proc/self/status", &mut buf) {
-        Ok(status) => {
-            status.split(|&c| c == b'\n').find_map(|l| l.strip_prefix(b"NSpid:")).is_some_and(|v| {
-                v.split(|&c| c == b'\t' || c == b' ').filter(|f| !f.is_empty()).count() == 1
-            })
-        }
+    const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
+    match rustix::fs::stat(c"/proc/self/ns/pid") {
+        Ok(st) => st.st_ino == PROC_PID_INIT_INO,
         Err(_) => true,
     }
 }
@@ -40,26 +39,34 @@ fn detect_forced(forced: Option<bool>, pid1: bool) -> bool {
 /// A usage error as a machine's PID 1 must not end in a kernel panic: say so and power off.
 pub fn refuse_to_exit(code: i32) -> i32 {
     if detect_forced(None, crate::supervise::is_pid1()) {
-        log::emit(log::ERROR, |m| {
-            m.str("cannot start as the machine's PID 1: powering the machine off");
-        });
+        log::say(log::ERROR, "cannot start as the machine's PID 1: powering the machine off", &[]);
         act(MachineAction::PowerOff)
     }
     code
 }
 
-/// What the kernel leaves to init, mounted where nothing is yet: (source, target, type, flags,
-/// data). cgroup2 last: it needs /sys.
-const MOUNTS: [(&core::ffi::CStr, &core::ffi::CStr, &core::ffi::CStr, u32, &core::ffi::CStr); 7] = [
-    (c"proc", c"/proc", c"proc", NOSUID_NODEV_NOEXEC, c""),
-    (c"sysfs", c"/sys", c"sysfs", NOSUID_NODEV_NOEXEC, c""),
-    (c"devtmpfs", c"/dev", c"devtmpfs", NOSUID, c"mode=755"),
-    (c"devpts", c"/dev/pts", c"devpts", NOSUID | NOEXEC, c"gid=5,mode=620,ptmxmode=666"),
-    (c"tmpfs", c"/dev/shm", c"tmpfs", NOSUID_NODEV, c"mode=1777"),
-    (c"tmpfs", c"/run", c"tmpfs", NOSUID_NODEV, c"mode=755"),
-    (c"tmpfs", c"/tmp", c"tmpfs", NOSUID_NODEV, c"mode=1777"),
+/// What the kernel leaves to init, mounted where nothing is yet: source, target, type and data
+/// of each mount, as C strings one after another (a table of `&CStr` would cost 64 bytes a
+/// row), with its flags in [`MOUNT_FLAGS`]. cgroup2 last: it needs /sys.
+const MOUNTS: &[u8] = b"\
+    proc\0/proc\0proc\0\0\
+    sysfs\0/sys\0sysfs\0\0\
+    devtmpfs\0/dev\0devtmpfs\0mode=755\0\
+    devpts\0/dev/pts\0devpts\0gid=5,mode=620,ptmxmode=666\0\
+    tmpfs\0/dev/shm\0tmpfs\0mode=1777\0\
+    tmpfs\0/run\0tmpfs\0mode=755\0\
+    tmpfs\0/tmp\0tmpfs\0mode=1777\0\
+    cgroup2\0/sys/fs/cgroup\0cgroup2\0\0";
+const MOUNT_FLAGS: [u32; 8] = [
+    NOSUID_NODEV_NOEXEC,
+    NOSUID_NODEV_NOEXEC,
+    NOSUID,
+    NOSUID | NOEXEC,
+    NOSUID_NODEV,
+    NOSUID_NODEV,
+    NOSUID_NODEV,
+    NOSUID_NODEV_NOEXEC,
 ];
-const CGROUP2: (&core::ffi::CStr, &core::ffi::CStr) = (c"cgroup2", c"/sys/fs/cgroup");
 
 const NOSUID: u32 = MountFlags::NOSUID.bits();
 const NOEXEC: u32 = MountFlags::NOEXEC.bits();
@@ -71,15 +78,21 @@ const NOSUID_NODEV_NOEXEC: u32 = NOSUID_NODEV | NOEXEC;
 /// makes Ctrl-Alt-Del a SIGINT to us rather than an immediate reboot. Failures only warn: the
 /// guest may not need everything.
 pub fn prepare() {
-    for (src, target, fstype, flags, data) in MOUNTS {
+    let mut rest = MOUNTS;
+    let mut next = || {
+        let s = nestinit::text::cstr_in(rest);
+        rest = rest.get(s.to_bytes().len() + 1..).unwrap_or(&[]);
+        s
+    };
+    for flags in MOUNT_FLAGS {
+        let (src, target, fstype, data) = (next(), next(), next(), next());
         mount_missing(src, target, fstype, flags, data);
     }
-    mount_missing(CGROUP2.0, CGROUP2.1, CGROUP2.0, NOSUID_NODEV_NOEXEC, c"");
     if rustix::io::fcntl_getfd(log::stdio(1)) == Err(Errno::BADF) {
         open_console();
     }
     if let Err(e) = rustix::system::reboot(rustix::system::RebootCommand::CadOff) {
-        log::fail("disable Ctrl-Alt-Del", e, "Ctrl-Alt-Del will reboot at once");
+        log::fail(e, "disable Ctrl-Alt-Del: %: Ctrl-Alt-Del will reboot at once");
     }
 }
 
@@ -128,10 +141,8 @@ fn mount_missing(
     let _ = rustix::fs::mkdir(target, Mode::from_raw_mode(0o755));
     let flags = MountFlags::from_bits_retain(flags);
     match m::mount(src, target, fstype, flags, Some(data)) {
-        Ok(()) => log::emit(log::INFO, |m| {
-            m.str("mounted ").push(target.to_bytes());
-        }),
-        Err(e) => log::fail_on("mount", target.to_bytes(), e, "continuing without it"),
+        Ok(()) => log::say(log::INFO, "mounted %", &[Arg::Str(target.to_bytes())]),
+        Err(e) => log::fail_on(target.to_bytes(), e, "mount %: %: continuing without it"),
     }
 }
 
@@ -139,8 +150,11 @@ fn mount_missing(
 /// inode as its parent (`/`). `stat` on `path/..` crosses back over a mount.
 fn is_mounted(path: &core::ffi::CStr) -> bool {
     let Ok(here) = rustix::fs::stat(path) else { return false };
-    let Ok(mut up) = crate::fsutil::PathBuf::new(&[path.to_bytes(), b"/.."]) else { return false };
-    let Ok(parent) = rustix::fs::stat(up.as_cstr()) else { return false };
+    let mut up = [0u8; crate::fsutil::PATH_MAX];
+    let Ok(up) = crate::fsutil::path(&mut up, "%/..", &[Arg::Str(path.to_bytes())]) else {
+        return false;
+    };
+    let Ok(parent) = rustix::fs::stat(up) else { return false };
     here.st_dev != parent.st_dev || here.st_ino == parent.st_ino
 }
 
@@ -152,7 +166,7 @@ pub fn act(action: MachineAction) -> ! {
     };
     rustix::fs::sync();
     if let Err(e) = rustix::system::reboot(cmd) {
-        log::fail("reboot(2)", e, "needs CAP_SYS_BOOT; halting here instead");
+        log::fail(e, "reboot(2): %: needs CAP_SYS_BOOT; halting here instead");
     }
     // PID 1 must not exit: wait forever, reaping whatever remains.
     loop {

@@ -9,7 +9,8 @@
 //! Chroot: the seed's namespace-less variant: bind the mounts into the root, chroot, and exec
 //! the guest in place of nestinit.
 
-use crate::guest::{self, Carry, Failed};
+use crate::fsutil::PATH_MAX;
+use crate::guest::{self, Carry, Failed, Step};
 use crate::log;
 use crate::machine;
 use crate::rt::Vector;
@@ -21,8 +22,10 @@ use nestinit::config::{env_lookup, Config};
 use nestinit::exit::{self, code, GuestEnd, MachineAction, OnReboot, Verdict};
 use nestinit::mountinfo::Table;
 use nestinit::plan;
+use nestinit::text::{Arg, Line};
 use rustix::fd::AsFd;
 use rustix::io::Errno;
+use rustix::mount as m;
 
 /// The guest init when no CMD is given.
 const DEFAULT_INIT: [*const core::ffi::c_char; 2] = [c"/sbin/init".as_ptr(), core::ptr::null()];
@@ -43,17 +46,14 @@ struct GuestVars {
 }
 
 impl GuestVars {
-    fn new(id: &[u8; 36]) -> GuestVars {
+    fn new() -> GuestVars {
         let mut uuid = [0u8; 52];
-        let prefix = b"container_uuid=";
-        for (slot, b) in uuid.iter_mut().zip(prefix.iter().chain(id.iter())) {
-            *slot = *b;
-        }
+        Line::new(&mut uuid).fmt("container_uuid=%", &[Arg::Str(&guest::uuid())]);
         GuestVars { uuid }
     }
 
     fn env(&self, envp: Vector) -> Result<Env, i32> {
-        let uuid = CStr::from_bytes_until_nul(&self.uuid).unwrap_or(c"container_uuid=");
+        let uuid = nestinit::text::cstr_in(&self.uuid);
         if env_lookup(envp.iter(), b"container").is_some() {
             Env::build(envp, &[uuid])
         } else {
@@ -62,19 +62,25 @@ impl GuestVars {
     }
 }
 
-/// The normalised root path, or exit 2 for a relative or odd one.
-fn normal_root<'b>(cfg: &Config<'_>, buf: &'b mut [u8]) -> Result<&'b [u8], i32> {
-    plan::normalize(cfg.root.to_bytes(), buf).ok_or_else(|| {
-        log::emit(log::ERROR, |m| {
-            m.str("usage: bad --root '").push(cfg.root.to_bytes());
-            m.str("': expected an absolute path without ..");
-        });
-        code::USAGE
-    })
+/// The normalised root path (`plan::normalize`) in `buf` as a C string, or exit 2 for a
+/// relative or odd one.
+fn normal_root<'b>(cfg: &Config<'_>, buf: &'b mut [u8]) -> Result<&'b CStr, i32> {
+    let mut line = Line::new(buf);
+    if plan::normalize(cfg.root.to_bytes(), &mut line) {
+        if let Some(root) = line.into_cstr() {
+            return Ok(root);
+        }
+    }
+    log::say(
+        log::ERROR,
+        "usage: bad --root '%': expected an absolute path without ..",
+        &[Arg::Str(cfg.root.to_bytes())],
+    );
+    Err(code::USAGE)
 }
 
 pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
-    let mut rootbuf = [0u8; crate::fsutil::PATH_MAX];
+    let mut rootbuf = [0u8; PATH_MAX];
     let root = match normal_root(cfg, &mut rootbuf) {
         Ok(r) => r,
         Err(c) => return c,
@@ -85,12 +91,10 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     };
     sup.machine = machine::detect(cfg, supervise::is_pid1());
     if sup.machine {
-        log::emit(log::NOTICE, |m| {
-            m.str("machine mode: nestinit is the machine's PID 1");
-        });
+        log::say(log::NOTICE, "machine mode: nestinit is the machine's PID 1", &[]);
         machine::prepare();
     }
-    let vars = GuestVars::new(&guest::uuid());
+    let vars = GuestVars::new();
     let cmd = command(cmd);
     let mut boots: u32 = 0;
     loop {
@@ -98,9 +102,7 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         let pid = match launch(cfg, root, cmd, envp, &inherited, &vars) {
             Ok(pid) => pid,
             Err(_) if sup.machine => {
-                log::emit(log::NOTICE, |m| {
-                    m.str("the guest could not start: powering the machine off");
-                });
+                log::say(log::NOTICE, "the guest could not start: powering the machine off", &[]);
                 machine::act(MachineAction::PowerOff)
             }
             Err(c) => {
@@ -108,13 +110,11 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
                 return c;
             }
         };
-        log::emit(log::NOTICE, |m| {
-            m.str("guest started (pid ")
-                .num(i64::from(pid))
-                .str(", boot ")
-                .num(i64::from(boots))
-                .str(")");
-        });
+        log::say(
+            log::NOTICE,
+            "guest started (pid %, boot %)",
+            &[Arg::Num(i64::from(pid)), Arg::Num(i64::from(boots))],
+        );
         sup.set_main(pid);
         if boots == 1 {
             supervise::leave_cwd();
@@ -125,13 +125,15 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         let end = exit::classify_guest(ended);
         if sup.machine {
             let action = exit::machine_verdict(end, cfg.on_reboot, sup.requested);
-            log_end(end, |m| {
-                m.str(match action {
-                    MachineAction::Restart => ": booting it again",
-                    MachineAction::Reboot => ": rebooting the machine",
-                    MachineAction::PowerOff => ": powering the machine off",
-                });
-            });
+            // After a stop request, its signal decided (Ctrl-Alt-Del reboots): say so.
+            let then = match (action, sup.requested.is_some()) {
+                (MachineAction::Restart, _) => "booting it again",
+                (MachineAction::Reboot, false) => "rebooting the machine",
+                (MachineAction::Reboot, true) => "rebooting the machine as requested",
+                (MachineAction::PowerOff, false) => "powering the machine off",
+                (MachineAction::PowerOff, true) => "powering the machine off as requested",
+            };
+            log_end(end, then, Arg::Str(b""));
             if action == MachineAction::Restart {
                 continue;
             }
@@ -142,12 +144,10 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         let on_reboot =
             if sup.stopping { OnReboot::Exit } else { cfg.on_reboot.unwrap_or(OnReboot::Restart) };
         let verdict = exit::container_verdict(end, on_reboot);
-        log_end(end, |m| {
-            match verdict {
-                Verdict::Restart => m.str(": booting it again"),
-                Verdict::Exit(c) => m.str(": exiting with status ").num(i64::from(c)),
-            };
-        });
+        match verdict {
+            Verdict::Restart => log_end(end, "booting it again", Arg::Str(b"")),
+            Verdict::Exit(c) => log_end(end, "exiting with status ", Arg::Num(i64::from(c))),
+        }
         if let Verdict::Exit(c) = verdict {
             sup.drain();
             return c;
@@ -155,26 +155,20 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     }
 }
 
-/// One lifecycle line: how the guest ended, then what `then` says happens next.
-fn log_end(end: GuestEnd, then: impl FnOnce(&mut log::Msg)) {
-    log::emit(log::NOTICE, |m| {
-        match end {
-            GuestEnd::Exited(n) => {
-                m.str("guest exited with status ").num(i64::from(n));
-            }
-            GuestEnd::Crashed(s) => {
-                m.str("guest killed by ");
-                log::push_signal(m, s);
-            }
-            GuestEnd::Reboot => {
-                m.str("guest rebooted");
-            }
-            GuestEnd::PowerOffOrHalt => {
-                m.str("guest powered off or halted");
-            }
-        }
-        then(m);
-    });
+/// One lifecycle line: how the guest ended, then what happens next (`then` and its value).
+#[inline(never)]
+fn log_end(end: GuestEnd, then: &str, value: Arg<'_>) {
+    let (how, what) = match end {
+        GuestEnd::Exited(n) => ("exited with status ", Arg::Num(i64::from(n))),
+        GuestEnd::Crashed(s) => ("killed by ", Arg::Sig(s)),
+        GuestEnd::Reboot => ("rebooted", Arg::Str(b"")),
+        GuestEnd::PowerOffOrHalt => ("powered off or halted", Arg::Str(b"")),
+    };
+    log::say(
+        log::NOTICE,
+        "guest %%: %%",
+        &[Arg::Str(how.as_bytes()), what, Arg::Str(then.as_bytes()), value],
+    );
 }
 
 /// Clones the guest into new mount and PID namespaces and waits until it has exec'd its init
@@ -182,14 +176,14 @@ fn log_end(end: GuestEnd, then: impl FnOnce(&mut log::Msg)) {
 /// silently). Returns the guest's PID, or the exit code of a failed setup.
 fn launch(
     cfg: &Config<'_>,
-    root: &[u8],
+    root: &CStr,
     cmd: Vector,
     envp: Vector,
     inherited: &Inherited,
     vars: &GuestVars,
 ) -> Result<i32, i32> {
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| {
-        log::fail("pipe", e, "check the file descriptor limit");
+        log::fail(e, "pipe: %: check the file descriptor limit");
         code::SETUP
     })?;
     let flags =
@@ -228,12 +222,14 @@ fn launch(
             }
         }
         Err(e) => {
-            let hint = match e {
-                Errno::PERM => "new namespaces need CAP_SYS_ADMIN: run with --cap-add SYS_ADMIN (or --mode child)",
-                Errno::NOSPC | Errno::USERS => "namespace limit reached: raise user.max_*_namespaces",
-                _ => "check the pids limit and memory",
-            };
-            log::fail("clone namespaces", e, hint);
+            log::fail(
+                e,
+                match e {
+                    Errno::PERM => "clone namespaces: %: needs CAP_SYS_ADMIN (--cap-add SYS_ADMIN) or --mode child",
+                    Errno::NOSPC | Errno::USERS => "clone namespaces: %: namespace limit reached: raise user.max_*_namespaces",
+                    _ => "clone namespaces: %: check the pids limit and memory",
+                },
+            );
             Err(code::SETUP)
         }
     }
@@ -245,7 +241,7 @@ fn launch(
 #[inline(never)]
 fn boot(
     cfg: &Config<'_>,
-    root: &[u8],
+    root: &CStr,
     cmd: Vector,
     envp: Vector,
     inherited: &Inherited,
@@ -257,27 +253,13 @@ fn boot(
         Err(c) => return c,
     };
     let boot_id = guest::uuid();
-    let prepared = (|| -> Result<(), Failed> {
+    let prepared = (|| -> Step {
         // MS_MOVE fails with EINVAL under a shared parent (DESIGN.md fact 1).
-        m_private()?;
+        m::mount_change(c"/", m::MountPropagationFlags::PRIVATE | m::MountPropagationFlags::REC)
+            .map_err(|e| guest::setup_err(b"/", e, "make % private: %: needs CAP_SYS_ADMIN"))?;
         guest::read_mounts(&mut table)?;
         let masks = guest::proc_masks(&table)?;
-        if root != b"/" {
-            let mut rootc =
-                crate::fsutil::PathBuf::new(&[root]).map_err(|_| Failed(code::SETUP))?;
-            let rootc = rootc.as_cstr();
-            // pivot_root needs a mount point: bind the root onto itself (recursively, keeping
-            // the volume's own submounts) when it is a plain directory.
-            if table.find(root).is_none() {
-                guest::open_root(rootc)?;
-                rustix::mount::mount_bind_recursive(rootc, rootc)
-                    .map_err(|e| setup("bind root onto itself", root, e))?;
-            }
-            let rootfd = guest::open_root(rootc)?;
-            guest::carry_mounts(&table, root, rootfd.as_fd(), Carry::Move)?;
-            drop(guest::open_target(rootfd.as_fd(), b"/proc", true)?);
-            guest::switch_root(rootfd.as_fd())?;
-        }
+        guest::enter_root(&table, root, Carry::Move)?;
         guest::mount_proc(&table, &masks)?;
         guest::mount_boot_id(&boot_id);
         Ok(())
@@ -288,28 +270,17 @@ fn boot(
     guest::exec_guest(cfg, cmd, &env, envp, inherited)
 }
 
-fn m_private() -> Result<(), Failed> {
-    use rustix::mount::{mount_change, MountPropagationFlags};
-    mount_change(c"/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
-        .map_err(|e| setup("make / private", b"", e))
-}
-
-fn setup(step: &str, subject: &[u8], e: Errno) -> Failed {
-    log::fail_on(step, subject, e, "needs CAP_SYS_ADMIN; check the root volume");
-    Failed(code::SETUP)
-}
-
 /// `--mode chroot`: bind the container's mounts into the root, bind `/proc`, chroot and exec
 /// the guest in place of nestinit, so it becomes the container's PID 1. Returns only on
 /// failure.
 #[inline(never)]
 pub fn chroot(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
-    let mut rootbuf = [0u8; crate::fsutil::PATH_MAX];
+    let mut rootbuf = [0u8; PATH_MAX];
     let root = match normal_root(cfg, &mut rootbuf) {
         Ok(r) => r,
         Err(c) => return c,
     };
-    let vars = GuestVars::new(&guest::uuid());
+    let vars = GuestVars::new();
     let env = match vars.env(envp) {
         Ok(env) => env,
         Err(c) => return c,
@@ -324,39 +295,12 @@ pub fn chroot(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         Err(_) => inherited,
     };
     let mut table = Table::new();
-    let prepared = (|| -> Result<(), Failed> {
-        if root == b"/" {
-            return Ok(());
+    if root != c"/" {
+        if let Err(Failed(c)) = guest::read_mounts(&mut table)
+            .and_then(|()| guest::enter_root(&table, root, Carry::Bind))
+        {
+            return c;
         }
-        guest::read_mounts(&mut table)?;
-        let mut rootc = crate::fsutil::PathBuf::new(&[root]).map_err(|_| Failed(code::SETUP))?;
-        let rootc = rootc.as_cstr();
-        let rootfd = guest::open_root(rootc)?;
-        guest::carry_mounts(&table, root, rootfd.as_fd(), Carry::Bind)?;
-        let procfd = guest::open_target(rootfd.as_fd(), b"/proc", true)?;
-        let tree = rustix::mount::open_tree(
-            rustix::fs::CWD,
-            c"/proc",
-            rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE
-                | rustix::mount::OpenTreeFlags::AT_RECURSIVE
-                | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC,
-        )
-        .map_err(|e| setup("bind /proc", b"", e))?;
-        rustix::mount::move_mount(
-            tree.as_fd(),
-            c"",
-            procfd.as_fd(),
-            c"",
-            rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH
-                | rustix::mount::MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
-        )
-        .map_err(|e| setup("bind /proc", b"", e))?;
-        rustix::process::fchdir(rootfd.as_fd()).map_err(|e| setup("chdir", root, e))?;
-        rustix::process::chroot(c".").map_err(|e| setup("chroot", root, e))?;
-        rustix::process::chdir(c"/").map_err(|e| setup("chdir", b"/", e))
-    })();
-    if let Err(Failed(c)) = prepared {
-        return c;
     }
     guest::exec_guest(cfg, command(cmd), &env, envp, &inherited)
 }

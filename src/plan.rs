@@ -2,9 +2,10 @@
 //! runtime set up that the guest's fresh `/proc` must get again.
 
 use crate::mountinfo::{Table, MAX_MOUNTS};
+use crate::text::Line;
 
 fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
-    path.split(|&c| c == b'/').filter(|c| !c.is_empty())
+    crate::text::tokens(path, b'/')
 }
 
 /// Byte prefixes lie: "/run2" starts with "/run" but is not below it.
@@ -17,27 +18,25 @@ fn is_strictly_under(path: &[u8], base: &[u8]) -> bool {
     is_under(path, base) && !is_under(base, path)
 }
 
-/// The root option comes from the user; comparing it with mount points needs one spelling.
-pub fn normalize<'b>(path: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
+/// The root option comes from the user; comparing it with mount points needs one spelling:
+/// appends `path` to `out` with single slashes and no `.`. `false` for a relative path or one
+/// with `..` (a path that does not fit leaves `out` cut).
+pub fn normalize(path: &[u8], out: &mut Line<'_>) -> bool {
     if path.first() != Some(&b'/') {
-        return None;
+        return false;
     }
-    let mut len = 0;
+    let mut empty = true;
     for c in components(path).filter(|&c| c != b".") {
         if c == b".." {
-            return None;
+            return false;
         }
-        let end = len + 1 + c.len();
-        let (slash, rest) = buf.get_mut(len..end)?.split_first_mut()?;
-        *slash = b'/';
-        rest.copy_from_slice(c);
-        len = end;
+        out.push(b"/").push(c);
+        empty = false;
     }
-    if len == 0 {
-        *buf.get_mut(0)? = b'/';
-        len = 1;
+    if empty {
+        out.push(b"/");
     }
-    buf.get(..len)
+    true
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -282,7 +281,6 @@ mod tests {
 
     #[test]
     fn normalize_cases() {
-        let mut buf = [0u8; 16];
         let cases: [(&[u8], Option<&[u8]>); 10] = [
             (b"/", Some(b"/")),
             (b"//", Some(b"/")),
@@ -296,7 +294,12 @@ mod tests {
             (b"/0123456789abcdef", None),
         ];
         for (input, want) in cases {
-            assert_eq!(normalize(input, &mut buf).map(<[u8]>::to_vec), want.map(<[u8]>::to_vec));
+            let mut buf = [0u8; 16];
+            let mut out = Line::new(&mut buf);
+            let got = (normalize(input, &mut out) && !out.is_cut())
+                .then(|| out.as_bytes().to_vec())
+                .filter(|v| v.len() < 16);
+            assert_eq!(got, want.map(<[u8]>::to_vec), "{input:?}");
         }
     }
 }

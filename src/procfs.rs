@@ -13,7 +13,7 @@ pub struct Stat {
 /// the fields are counted from the last `)` (proc(5)).
 pub fn parse_stat(text: &[u8]) -> Option<Stat> {
     let close = text.iter().rposition(|&c| c == b')')?;
-    let mut fields = text.get(close + 1..)?.split(|&c| c == b' ').filter(|f| !f.is_empty());
+    let mut fields = crate::text::tokens(text.get(close + 1..)?, b' ');
     // After the name: 3 state, 4 ppid, ..., 22 starttime.
     let state = *fields.next()?.first()?;
     let ppid = parse_dec(fields.next()?)?;
@@ -31,7 +31,7 @@ fn parse_dec(s: &[u8]) -> Option<u64> {
 
 /// A hexadecimal mask line of `/proc/PID/status`, such as `CapBnd:` or `SigBlk:`.
 pub fn status_hex(status: &[u8], key: &[u8]) -> Option<u64> {
-    status.split(|&c| c == b'\n').find_map(|line| {
+    crate::text::split(status, b'\n').find_map(|line| {
         let v = line.strip_prefix(key)?.trim_ascii();
         if v.is_empty() || v.len() > 16 {
             return None;

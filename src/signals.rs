@@ -19,6 +19,10 @@ pub const SIGPWR: i32 = 30;
 const NAMES: &str = "HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT \
     CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS";
 
+/// Other names of classic signals, with their numbers below.
+const ALIASES: &str = "IOT CLD POLL";
+const ALIAS_NUMBERS: [i32; 3] = [6, 17, 29];
+
 /// Synchronous fault signals stay unblocked in the supervisor: if nestinit itself faults, the
 /// kernel must be able to kill it rather than loop on the faulting instruction (tini and
 /// catatonit leave the same set unblocked).
@@ -62,24 +66,19 @@ pub fn parse(s: &[u8]) -> Option<i32> {
         };
         return (SIGRTMIN..=SIGRTMAX).contains(&n).then_some(n);
     }
-    let by_alias = match () {
-        _ if s.eq_ignore_ascii_case(b"IOT") => Some(6),
-        _ if s.eq_ignore_ascii_case(b"CLD") => Some(17),
-        _ if s.eq_ignore_ascii_case(b"POLL") => Some(29),
-        _ => None,
-    };
-    by_alias.or_else(|| crate::text::position_ci(NAMES, s).map(|i| i as i32 + 1))
+    let by_alias = crate::text::position_ci(ALIASES, s).and_then(|i| ALIAS_NUMBERS.get(i));
+    by_alias.copied().or_else(|| crate::text::position_ci(NAMES, s).map(|i| i as i32 + 1))
 }
 
 /// The name of a classic signal without its `SIG` prefix (`TERM`), or `None` for real-time and
 /// unknown numbers (callers then print `RTMIN+n`).
-pub fn name(sig: i32) -> Option<&'static str> {
+pub fn name(sig: i32) -> Option<&'static [u8]> {
     usize::try_from(sig).ok()?.checked_sub(1).and_then(|i| crate::text::word(NAMES, i))
 }
 
 fn strip_prefix_ci<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| s.get(prefix.len()..).unwrap_or(&[]))
+    crate::text::eq_ci(head, prefix).then(|| s.get(prefix.len()..).unwrap_or(&[]))
 }
 
 /// A small decimal integer (at most 9 digits), no sign.
@@ -167,7 +166,7 @@ mod tests {
     fn names_round_trip() {
         for n in 1..=31 {
             let name = name(n).unwrap();
-            assert_eq!(parse(name.as_bytes()), Some(n));
+            assert_eq!(parse(name), Some(n));
         }
         assert_eq!(name(37), None);
     }

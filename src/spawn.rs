@@ -6,6 +6,7 @@ use crate::rt::Vector;
 use crate::sys;
 use core::ffi::{c_char, CStr};
 use nestinit::exit::code;
+use nestinit::text::Arg;
 use rustix::io::Errno;
 
 /// The signal state nestinit inherited and the command must get back (DESIGN.md fact 4):
@@ -43,39 +44,40 @@ pub const MAX_ENV: usize = 1024;
 /// A NULL-terminated environment vector for the command: the caller's, without `NESTINIT_*`
 /// and `INIT_DROP_CAP`, plus `extra` entries (each replacing a variable of the same name).
 pub struct Env {
-    ptrs: heapless::Vec<*const c_char, { MAX_ENV + 1 }>,
+    /// NULL after the last entry: one more slot than entries.
+    ptrs: [*const c_char; MAX_ENV + 1],
 }
 
 impl Env {
     /// Fails with one logged line and the setup exit code when the vector is full.
     pub fn build(envp: Vector, extra: &[&CStr]) -> Result<Env, i32> {
         Self::fill(envp, extra).map_err(|_| {
-            log::emit(log::ERROR, |m| {
-                m.str("environment: more than ").num(MAX_ENV as i64);
-                m.str(" variables: pass fewer");
-            });
+            log::say(
+                log::ERROR,
+                "environment: more than % variables: pass fewer",
+                &[Arg::Num(MAX_ENV as i64)],
+            );
             code::SETUP
         })
     }
 
     fn fill(envp: Vector, extra: &[&CStr]) -> Result<Env, ()> {
-        let mut ptrs = heapless::Vec::new();
-        let replaced = |e: &CStr| {
-            let name = e.to_bytes().split(|&c| c == b'=').next().unwrap_or(&[]);
-            extra.iter().any(|x| x.to_bytes().split(|&c| c == b'=').next() == Some(name))
-        };
-        for e in envp.iter() {
+        let mut env = Env { ptrs: [core::ptr::null(); MAX_ENV + 1] };
+        fn name(e: &CStr) -> Option<&[u8]> {
+            nestinit::text::split(e.to_bytes(), b'=').next()
+        }
+        let kept = envp.iter().filter(|e| {
             let b = e.to_bytes();
-            if b.starts_with(b"NESTINIT_") || b.starts_with(b"INIT_DROP_CAP=") || replaced(e) {
-                continue;
-            }
-            ptrs.push(e.as_ptr()).map_err(drop)?;
+            !(b.starts_with(b"NESTINIT_")
+                || b.starts_with(b"INIT_DROP_CAP=")
+                || extra.iter().any(|x| name(x) == name(e)))
+        });
+        // The last slot stays NULL.
+        let mut slots = env.ptrs.iter_mut().take(MAX_ENV);
+        for p in kept.map(CStr::as_ptr).chain(extra.iter().map(|x| x.as_ptr())) {
+            *slots.next().ok_or(())? = p;
         }
-        for x in extra {
-            ptrs.push(x.as_ptr()).map_err(drop)?;
-        }
-        ptrs.push(core::ptr::null()).map_err(drop)?;
-        Ok(Env { ptrs })
+        Ok(env)
     }
 
     pub fn as_ptr(&self) -> *const *const c_char {
@@ -91,7 +93,7 @@ pub fn take_terminal() {
     match rustix::termios::tcsetpgrp(log::stdio(0), rustix::process::getpid()) {
         // No terminal, or not ours: nothing to hand over (catatonit's errno triage).
         Ok(()) | Err(Errno::NOTTY) | Err(Errno::NXIO) | Err(Errno::BADF) | Err(Errno::PERM) => {}
-        Err(e) => log::fail("take the terminal", e, "job control may not work"),
+        Err(e) => log::fail(e, "take the terminal: %: job control may not work"),
     }
 }
 
@@ -103,44 +105,44 @@ const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 /// line.
 pub fn exec(argv: Vector, envp: *const *const c_char, path: Option<&CStr>) -> i32 {
     let Some(cmd) = argv.iter().next() else {
-        log::emit(log::ERROR, |m| {
-            m.str("exec: no command given: pass one after the options");
-        });
+        log::say(log::ERROR, "exec: no command given: pass one after the options", &[]);
         return code::NOT_FOUND;
     };
     let name = cmd.to_bytes();
-    let err = if name.contains(&b'/') || name.is_empty() {
+    // Not `contains`, which pulls in core's 500-byte memchr for this one call.
+    #[allow(clippy::manual_contains)]
+    let has_slash = name.iter().any(|&c| c == b'/');
+    let err = if has_slash || name.is_empty() {
         sys::execve(cmd, argv.as_ptr(), envp)
     } else {
         search(cmd, argv, envp, path.map_or(DEFAULT_PATH, CStr::to_bytes))
     };
-    let (status, hint) = match err {
+    let (status, template) = match err {
         Errno::NOENT | Errno::NOTDIR => {
-            (code::NOT_FOUND, "command not found: check its path, PATH and the root")
+            (code::NOT_FOUND, "exec %: %: command not found: check its path, PATH and the root")
         }
-        Errno::NAMETOOLONG => (code::NOT_FOUND, "path too long: use a shorter path"),
-        Errno::ACCESS | Errno::PERM => (
-            code::NOT_EXECUTABLE,
-            "permission denied: check its mode and that its mount is not noexec",
-        ),
-        Errno::NOEXEC => {
-            (code::NOT_EXECUTABLE, "not an executable format: use a binary or a script with #!")
+        Errno::NAMETOOLONG => (code::NOT_FOUND, "exec %: %: use a shorter path"),
+        Errno::ACCESS | Errno::PERM => {
+            (code::NOT_EXECUTABLE, "exec %: %: check its mode and that its mount is not noexec")
         }
-        Errno::ISDIR => (code::NOT_EXECUTABLE, "is a directory: name an executable file"),
-        _ => (code::NOT_EXECUTABLE, "cannot execute it: check the file and the system's limits"),
+        Errno::NOEXEC => (code::NOT_EXECUTABLE, "exec %: %: not a binary or a script with #!"),
+        Errno::ISDIR => (code::NOT_EXECUTABLE, "exec %: %: name an executable file"),
+        _ => (code::NOT_EXECUTABLE, "exec %: %: check the file and the system's limits"),
     };
-    log::fail_on("exec", name, err, hint);
+    log::fail_on(name, err, template);
     status
 }
 
 /// The PATH walk of `execvp(3)`: remembers EACCES so that a non-executable match anywhere
 /// yields 126 rather than 127.
 fn search(cmd: &CStr, argv: Vector, envp: *const *const c_char, path: &[u8]) -> Errno {
-    let mut buf = [0u8; 4096];
     let mut result = Errno::NOENT;
-    for dir in path.split(|&c| c == b':') {
+    for dir in nestinit::text::split(path, b':') {
         let dir = if dir.is_empty() { &b"."[..] } else { dir };
-        let Some(full) = join(&mut buf, dir, cmd.to_bytes()) else {
+        let mut buf = [0u8; crate::fsutil::PATH_MAX];
+        let Ok(full) =
+            crate::fsutil::path(&mut buf, "%/%", &[Arg::Str(dir), Arg::Str(cmd.to_bytes())])
+        else {
             result = Errno::NAMETOOLONG;
             continue;
         };
@@ -151,14 +153,4 @@ fn search(cmd: &CStr, argv: Vector, envp: *const *const c_char, path: &[u8]) -> 
         }
     }
     result
-}
-
-/// `dir/name` as a C string in `buf`, or `None` when it does not fit.
-fn join<'b>(buf: &'b mut [u8], dir: &[u8], name: &[u8]) -> Option<&'b CStr> {
-    let total = dir.len() + 1 + name.len();
-    buf.get_mut(..dir.len())?.copy_from_slice(dir);
-    *buf.get_mut(dir.len())? = b'/';
-    buf.get_mut(dir.len() + 1..total)?.copy_from_slice(name);
-    *buf.get_mut(total)? = 0;
-    CStr::from_bytes_with_nul(buf.get(..=total)?).ok()
 }

@@ -13,9 +13,11 @@ use crate::sys;
 use nestinit::config::Config;
 use nestinit::exit::Ended;
 use nestinit::signals::{self, SIGCHLD, SIGKILL, SIGTERM};
+use nestinit::text::Arg;
 use rustix::io::Errno;
 use rustix::process::{Pid, WaitOptions};
 
+#[derive(Default)]
 pub struct Supervisor {
     stop_signal: Option<i32>,
     stop_timeout: u32,
@@ -59,34 +61,13 @@ impl Supervisor {
             stop_signal: cfg.stop_signal,
             stop_timeout: cfg.stop_timeout,
             is_pid1,
-            main: None,
-            ended: None,
-            stopping: false,
-            requested: None,
-            machine: false,
-            deadline: None,
-            childless: false,
-            warned: false,
-            relay: false,
+            ..Supervisor::default()
         }
     }
 
     /// A supervisor that only relays signals to the command it waits for.
     pub fn relay() -> Supervisor {
-        Supervisor {
-            stop_signal: None,
-            stop_timeout: 0,
-            is_pid1: false,
-            main: None,
-            ended: None,
-            stopping: false,
-            requested: None,
-            machine: false,
-            deadline: None,
-            childless: false,
-            warned: false,
-            relay: true,
-        }
+        Supervisor { relay: true, ..Supervisor::default() }
     }
 
     /// Starts supervising `pid` as the main child (again, after a guest reboot).
@@ -121,9 +102,7 @@ impl Supervisor {
         if self.childless {
             return;
         }
-        log::emit(log::INFO, |m| {
-            m.str("signalling the remaining processes with SIGTERM");
-        });
+        log::say(log::INFO, "signalling the remaining processes with SIGTERM", &[]);
         self.signal_others(SIGTERM);
         self.deadline = Some(now().saturating_add(u64::from(self.stop_timeout) * 1_000_000_000));
         self.stopping = false;
@@ -138,9 +117,7 @@ impl Supervisor {
     }
 
     fn kill_others(&mut self) {
-        log::emit(log::NOTICE, |m| {
-            m.str("remaining processes did not exit: killing them with SIGKILL");
-        });
+        log::say(log::NOTICE, "remaining processes did not exit: killing them with SIGKILL", &[]);
         self.deadline = None;
         self.signal_others(SIGKILL);
     }
@@ -165,12 +142,12 @@ impl Supervisor {
         });
         match sys::sigtimedwait(signals::supervisor_mask(), timeout.as_ref()) {
             Ok(info) => {
-                if log::enabled(log::DEBUG) && info.signo != SIGCHLD {
-                    log::emit(log::DEBUG, |m| {
-                        m.str("received ");
-                        log::push_signal(m, info.signo);
-                        m.str(" from pid ").num(i64::from(info.pid));
-                    });
+                if info.signo != SIGCHLD {
+                    log::say(
+                        log::DEBUG,
+                        "received % from pid %",
+                        &[Arg::Sig(info.signo), Arg::Num(i64::from(info.pid))],
+                    );
                 }
                 Wake::Signal(info.signo)
             }
@@ -182,7 +159,7 @@ impl Supervisor {
             Err(e) => {
                 if !self.warned {
                     self.warned = true;
-                    log::fail("sigtimedwait", e, "continuing; report this if it repeats");
+                    log::fail(e, "sigtimedwait: %: continuing; report this if it repeats");
                 }
                 Wake::Nothing
             }
@@ -204,11 +181,11 @@ impl Supervisor {
             return;
         }
         if self.stopping {
-            log::emit(log::NOTICE, |m| {
-                m.str("second stop request: killing pid ")
-                    .num(i64::from(main))
-                    .str(" with SIGKILL");
-            });
+            log::say(
+                log::NOTICE,
+                "second stop request: killing pid % with SIGKILL",
+                &[Arg::Num(i64::from(main))],
+            );
             self.deadline = None;
             self.send(main, SIGKILL);
             return;
@@ -217,28 +194,27 @@ impl Supervisor {
         self.requested = Some(sig);
         let systemd_like = (self.stop_signal.is_none() || self.machine) && is_systemd_like(main);
         let stop = signals::stop_signal(self.stop_signal, sig, systemd_like, self.machine);
-        log::emit(log::NOTICE, |m| {
-            m.str("stop requested by ");
-            log::push_signal(m, sig);
-            m.str(": sending ");
-            log::push_signal(m, stop);
-            m.str(" to pid ")
-                .num(i64::from(main))
-                .str(", SIGKILL in ")
-                .num(i64::from(self.stop_timeout))
-                .str(" s");
-        });
+        log::say(
+            log::NOTICE,
+            "stop requested by %: sending % to pid %, SIGKILL in % s",
+            &[
+                Arg::Sig(sig),
+                Arg::Sig(stop),
+                Arg::Num(i64::from(main)),
+                Arg::Num(i64::from(self.stop_timeout)),
+            ],
+        );
         self.send(main, stop);
         self.deadline = Some(now().saturating_add(u64::from(self.stop_timeout) * 1_000_000_000));
     }
 
     fn on_deadline(&mut self) {
         if let Some(main) = self.main {
-            log::emit(log::NOTICE, |m| {
-                m.str("stop timeout reached: killing pid ")
-                    .num(i64::from(main))
-                    .str(" with SIGKILL");
-            });
+            log::say(
+                log::NOTICE,
+                "stop timeout reached: killing pid % with SIGKILL",
+                &[Arg::Num(i64::from(main))],
+            );
             self.send(main, SIGKILL);
         }
     }
@@ -246,7 +222,7 @@ impl Supervisor {
     fn send(&mut self, pid: i32, sig: i32) {
         match sys::kill(pid, sig) {
             Ok(()) | Err(Errno::SRCH) => {}
-            Err(e) => log::fail("forward signal", e, "the signal was not delivered; continuing"),
+            Err(e) => log::fail(e, "forward signal: %: the signal was not delivered; continuing"),
         }
     }
 
@@ -270,7 +246,7 @@ impl Supervisor {
                 }
                 Err(Errno::INTR) => {}
                 Err(e) => {
-                    log::fail("waitpid", e, "continuing; report this if it repeats");
+                    log::fail(e, "waitpid: %: continuing; report this if it repeats");
                     return;
                 }
             }
@@ -283,7 +259,7 @@ impl Supervisor {
         if self.is_pid1 {
             match sys::kill_all(sig) {
                 Ok(()) | Err(Errno::SRCH) => {}
-                Err(e) => log::fail("kill(-1)", e, "continuing"),
+                Err(e) => log::fail(e, "kill(-1): %: continuing"),
             }
             return;
         }
@@ -295,7 +271,7 @@ impl Supervisor {
 /// command), become subreaper unless PID 1. Failures here are fatal (exit 125).
 pub fn start(cfg: &Config<'_>) -> Result<(crate::spawn::Inherited, Supervisor), i32> {
     let inherited = crate::spawn::Inherited::capture().map_err(|e| {
-        log::fail("block signals", e, "cannot supervise without it; check seccomp rules");
+        log::fail(e, "block signals: %: cannot supervise without it; check seccomp rules");
         nestinit::exit::code::SETUP
     })?;
     let pid1 = is_pid1();
@@ -303,7 +279,7 @@ pub fn start(cfg: &Config<'_>) -> Result<(crate::spawn::Inherited, Supervisor), 
         // Orphans of the command re-parent to us rather than to the system's init, so we
         // can reap them and see them at shutdown.
         if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
-            log::fail("become subreaper", e, "orphans will re-parent to the system's init");
+            log::fail(e, "become subreaper: %: orphans will re-parent to the system's init");
         }
     }
     Ok((inherited, Supervisor::new(cfg, pid1)))
@@ -313,18 +289,21 @@ pub fn start(cfg: &Config<'_>) -> Result<(crate::spawn::Inherited, Supervisor), 
 /// Done after the command started, so the command keeps the working directory it was given.
 pub fn leave_cwd() {
     if let Err(e) = rustix::process::chdir(c"/") {
-        log::fail("chdir /", e, "continuing in the current directory");
+        log::fail(e, "chdir /: %: continuing in the current directory");
     }
 }
 
 /// Our direct children, from `/proc/self/task/<pid>/children` (one thread, so tid = pid).
 fn for_each_child(mut f: impl FnMut(i32)) {
-    let mut path = nestinit::text::Line::<64>::new();
-    path.str("/proc/self/task/").num(i64::from(rustix::process::getpid().as_raw_nonzero().get()));
-    path.str("/children");
+    let mut buf = [0u8; 48];
+    let pid = i64::from(rustix::process::getpid().as_raw_nonzero().get());
+    let Ok(path) = crate::fsutil::path(&mut buf, "/proc/self/task/%/children", &[Arg::Num(pid)])
+    else {
+        return;
+    };
     // Streamed: a subreaper can have more children than any buffer holds.
     let mut pid: i32 = 0;
-    let _ = crate::fsutil::read_chunks(path.as_bytes(), |chunk| {
+    let _ = crate::fsutil::read_chunks(path, &mut |chunk| {
         for &c in chunk {
             if c.is_ascii_digit() {
                 pid = pid.saturating_mul(10).saturating_add(i32::from(c - b'0'));
@@ -341,10 +320,11 @@ fn for_each_child(mut f: impl FnMut(i32)) {
 
 /// Whether `pid` blocks or catches SIGRTMIN+3, the way systemd does.
 pub fn is_systemd_like(pid: i32) -> bool {
-    let mut path = nestinit::text::Line::<32>::new();
-    path.str("/proc/").num(i64::from(pid)).str("/status");
+    let mut path = [0u8; 32];
     let mut buf = [0u8; 4096];
-    crate::fsutil::read_file(path.as_bytes(), &mut buf).is_ok_and(signals::handles_rtmin3)
+    crate::fsutil::path(&mut path, "/proc/%/status", &[Arg::Num(i64::from(pid))])
+        .and_then(|path| crate::fsutil::read_file(path, &mut buf))
+        .is_ok_and(signals::handles_rtmin3)
 }
 
 /// Monotonic time in nanoseconds.

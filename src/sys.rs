@@ -12,6 +12,18 @@ use rustix::io::Errno;
 /// architecture we build for (`_NSIG / 8` bytes).
 pub type SigSet = u64;
 
+/// The calls that take a `__kernel_timespec` (64-bit seconds everywhere). On 32-bit
+/// architectures the classic numbers take the old 32-bit timespec, so the `*_time64` ones
+/// are used there (Linux 5.1+).
+#[cfg(target_pointer_width = "64")]
+const NR_CLOCK_GETTIME: u32 = k::__NR_clock_gettime;
+#[cfg(target_pointer_width = "64")]
+const NR_RT_SIGTIMEDWAIT: u32 = k::__NR_rt_sigtimedwait;
+#[cfg(target_pointer_width = "32")]
+const NR_CLOCK_GETTIME: u32 = k::__NR_clock_gettime64;
+#[cfg(target_pointer_width = "32")]
+const NR_RT_SIGTIMEDWAIT: u32 = k::__NR_rt_sigtimedwait_time64;
+
 /// Raw system call with up to six arguments; returns the kernel's value (`-errno` on error).
 ///
 /// # Safety
@@ -191,7 +203,7 @@ pub fn sigtimedwait(set: SigSet, timeout: Option<&k::__kernel_timespec>) -> Resu
     // SAFETY: `info` is 128 writable bytes, `set` an 8-byte set, `ts` NULL or a valid timespec.
     let r = unsafe {
         syscall(
-            k::__NR_rt_sigtimedwait,
+            NR_RT_SIGTIMEDWAIT,
             [&set as *const SigSet as usize, info.as_mut_ptr() as usize, ts, 8, 0, 0],
         )
     };
@@ -298,7 +310,7 @@ pub fn monotonic_ns() -> u64 {
     // SAFETY: `ts` is a writable __kernel_timespec; CLOCK_MONOTONIC cannot fail.
     unsafe {
         syscall(
-            k::__NR_clock_gettime,
+            NR_CLOCK_GETTIME,
             [k::CLOCK_MONOTONIC as usize, &mut ts as *mut _ as usize, 0, 0, 0, 0],
         )
     };
@@ -323,7 +335,7 @@ pub fn boottime_ticks() -> u64 {
     // SAFETY: `ts` is a writable __kernel_timespec; CLOCK_BOOTTIME cannot fail.
     unsafe {
         syscall(
-            k::__NR_clock_gettime,
+            NR_CLOCK_GETTIME,
             [k::CLOCK_BOOTTIME as usize, &mut ts as *mut _ as usize, 0, 0, 0, 0],
         )
     };

@@ -1,111 +1,197 @@
-//! A fixed-size line buffer for messages: no allocation, no `core::fmt` (which would double the
-//! binary). A line that does not fit ends in `...` so a cut is never silent.
+//! A line buffer over a caller's fixed array and a tiny template formatter: no allocation, no
+//! `core::fmt` (which would double the binary). A line that does not fit ends in `...` so a
+//! cut is never silent.
 //!
-//! The buffer's size is a type parameter, but all the work happens in non-generic functions
-//! over a plain slice, so each size costs no extra code.
+//! A template is text with a `%` wherever the next [`Arg`] goes: `"guest started (pid %)"`.
+//! One call per message costs far less code than a chain of pushes, and the call site reads
+//! like the line it prints. The buffer is borrowed, so no code is generated per size.
 
-pub struct Line<const N: usize> {
-    buf: [u8; N],
+use core::ffi::CStr;
+
+/// A value for the next `%` of a template.
+#[derive(Clone, Copy)]
+pub enum Arg<'a> {
+    /// Bytes as they are: a path, a command.
+    Str(&'a [u8]),
+    /// A decimal number.
+    Num(i64),
+    /// A signal: `SIGTERM`, `SIGRTMIN+3`.
+    Sig(i32),
+    /// An errno value by name: `ENOENT` (`errno N` outside the table).
+    Errno(i32),
+}
+
+/// Text appended into `buf`.
+pub struct Line<'a> {
+    buf: &'a mut [u8],
     len: usize,
     cut: bool,
 }
 
-impl<const N: usize> Default for Line<N> {
-    fn default() -> Self {
-        Self::new()
+impl<'a> Line<'a> {
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Line { buf, len: 0, cut: false }
     }
-}
 
-impl<const N: usize> Line<N> {
-    /// Not inlined: zeroing the buffer at every call site would cost more than the call.
+    /// Appends `template` with each `%` replaced by the next of `args` (nothing when they run
+    /// out).
     #[inline(never)]
-    pub fn new() -> Self {
-        Line { buf: [0; N], len: 0, cut: false }
+    pub fn fmt(&mut self, template: &str, args: &[Arg<'_>]) -> &mut Self {
+        let mut rest = template.as_bytes();
+        let mut args = args.iter();
+        loop {
+            let n = rest.iter().position(|&c| c == b'%').unwrap_or(rest.len());
+            self.push(rest.get(..n).unwrap_or(&[]));
+            let Some(tail) = rest.get(n + 1..) else { return self };
+            rest = tail;
+            match args.next() {
+                Some(Arg::Str(s)) => self.push(s),
+                Some(&Arg::Num(n)) => self.num(n),
+                Some(&Arg::Sig(s)) => match crate::signals::name(s) {
+                    Some(name) => self.fmt("SIG%", &[Arg::Str(name)]),
+                    None if s >= crate::signals::SIGRTMIN => {
+                        let n = i64::from(s - crate::signals::SIGRTMIN);
+                        self.fmt("SIGRTMIN+%", &[Arg::Num(n)])
+                    }
+                    None => self.fmt("signal %", &[Arg::Num(i64::from(s))]),
+                },
+                Some(&Arg::Errno(e)) => match crate::errno::name(e) {
+                    Some(name) => self.push(name),
+                    None => self.fmt("errno %", &[Arg::Num(i64::from(e))]),
+                },
+                None => self,
+            };
+        }
     }
 
+    #[inline(never)]
     pub fn push(&mut self, s: &[u8]) -> &mut Self {
-        push(&mut self.buf, &mut self.len, &mut self.cut, s);
+        if !self.cut {
+            let take = s.len().min(self.buf.len().saturating_sub(self.len));
+            if let (Some(dst), Some(src)) =
+                (self.buf.get_mut(self.len..self.len + take), s.get(..take))
+            {
+                dst.copy_from_slice(src);
+                self.len += take;
+            }
+            self.cut = take < s.len();
+        }
         self
     }
 
-    pub fn str(&mut self, s: &str) -> &mut Self {
-        self.push(s.as_bytes())
-    }
-
-    pub fn num(&mut self, n: i64) -> &mut Self {
+    fn num(&mut self, n: i64) -> &mut Self {
         let mut digits = [0u8; 20];
-        let (neg, d) = decimal(n, &mut digits);
-        if neg {
-            self.push(b"-");
+        let mut i = digits.len();
+        let mut v = n.unsigned_abs();
+        while let Some(d) = i.checked_sub(1).and_then(|j| digits.get_mut(j)) {
+            i -= 1;
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
         }
-        self.push(d)
-    }
-
-    /// The text so far, with `...` in place of its last bytes when something did not fit.
-    pub fn as_bytes(&mut self) -> &[u8] {
-        finish(&mut self.buf, self.len, self.cut)
+        self.push(if n < 0 { b"-" } else { b"" }).push(digits.get(i..).unwrap_or(&[]))
     }
 
     pub fn is_cut(&self) -> bool {
         self.cut
     }
 
-    pub fn clear(&mut self) {
-        self.len = 0;
-        self.cut = false;
+    /// The text so far, with `...` in place of its last bytes when something did not fit.
+    pub fn as_bytes(&mut self) -> &[u8] {
+        if self.cut {
+            let start = self.len.saturating_sub(3);
+            for slot in self.buf.get_mut(start..self.len).unwrap_or(&mut []) {
+                *slot = b'.';
+            }
+        }
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    /// The text as a C string; `None` when it was cut, leaves no room for the NUL or holds one.
+    pub fn into_cstr(self) -> Option<&'a CStr> {
+        *self.buf.get_mut(self.len).filter(|_| !self.cut)? = 0;
+        let s = cstr_in(self.buf);
+        (s.to_bytes().len() == self.len).then_some(s)
     }
 }
 
+/// The bytes of `buf` up to its first NUL as a C string (empty when there is no NUL). A loop
+/// rather than `CStr::from_bytes_until_nul`, which would pull in core's 500-byte memchr.
 #[inline(never)]
-fn push(buf: &mut [u8], len: &mut usize, cut: &mut bool, s: &[u8]) {
-    if *cut {
-        return;
+pub fn cstr_in(buf: &[u8]) -> &CStr {
+    match buf.iter().position(|&b| b == 0).and_then(|n| buf.get(..=n)) {
+        // SAFETY: the slice ends at the first NUL, so it is NUL-terminated without an inner NUL.
+        Some(s) => unsafe { CStr::from_bytes_with_nul_unchecked(s) },
+        None => c"",
     }
-    let room = buf.len().saturating_sub(*len);
-    let take = s.len().min(room);
-    if let (Some(dst), Some(src)) = (buf.get_mut(*len..*len + take), s.get(..take)) {
-        dst.copy_from_slice(src);
-        *len += take;
-    }
-    *cut = take < s.len();
 }
 
-#[inline(never)]
-fn finish(buf: &mut [u8], len: usize, cut: bool) -> &[u8] {
-    if cut {
-        let start = len.saturating_sub(3);
-        for slot in buf.get_mut(start..len).unwrap_or(&mut []) {
-            *slot = b'.';
+/// The C string after the first `n` bytes of `s` (empty when `s` is shorter).
+pub fn cstr_tail(s: &CStr, n: usize) -> &CStr {
+    cstr_in(s.to_bytes_with_nul().get(n..).unwrap_or(&[]))
+}
+
+/// The pieces of `s` between `sep` bytes, as `<[u8]>::split` gives them, but one copy of the
+/// code serves every separator (a closure per call site would be a copy each).
+pub fn split(s: &[u8], sep: u8) -> Split<'_> {
+    Split { rest: Some(s), sep }
+}
+
+/// Like [`split`], without the empty pieces: `//a//b/` is `a`, `b`.
+pub fn tokens(s: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
+    split(s, sep).filter(|t| !t.is_empty())
+}
+
+pub struct Split<'a> {
+    rest: Option<&'a [u8]>,
+    sep: u8,
+}
+
+impl<'a> Iterator for Split<'a> {
+    type Item = &'a [u8];
+
+    #[inline(never)]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.rest?;
+        match rest.iter().position(|&c| c == self.sep) {
+            Some(i) => {
+                self.rest = rest.get(i + 1..);
+                rest.get(..i)
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
         }
     }
-    buf.get(..len).unwrap_or(&[])
 }
 
-/// `n`'s decimal digits (without sign) at the end of `digits`, and whether it is negative.
-#[inline(never)]
-fn decimal(n: i64, digits: &mut [u8; 20]) -> (bool, &[u8]) {
-    let mut i = digits.len();
-    let mut v = n.unsigned_abs();
-    while let Some(d) = i.checked_sub(1).and_then(|j| digits.get_mut(j)) {
-        i -= 1;
-        *d = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    (n < 0, digits.get(i..).unwrap_or(&[]))
+/// ASCII case-insensitive equality, as a plain loop (core's is several times larger).
+pub fn eq_ci(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
+}
+
+/// The words of a space-separated list.
+pub fn words(list: &'static str) -> impl Iterator<Item = &'static [u8]> {
+    split(list.as_bytes(), b' ')
 }
 
 /// The `n`th word of a space-separated list: name tables kept as one string cost a few bytes
 /// a name instead of a 16-byte slice each.
-pub fn word(list: &'static str, n: usize) -> Option<&'static str> {
-    list.split(' ').nth(n)
+pub fn word(list: &'static str, n: usize) -> Option<&'static [u8]> {
+    words(list).nth(n)
 }
 
 /// The position of `name` in a space-separated list, ignoring ASCII case.
-pub fn position_ci(list: &str, name: &[u8]) -> Option<usize> {
-    list.split(' ').position(|w| name.eq_ignore_ascii_case(w.as_bytes()))
+pub fn position_ci(list: &'static str, name: &[u8]) -> Option<usize> {
+    words(list).position(|w| eq_ci(name, w))
+}
+
+/// The position of `name` in a space-separated list, exactly.
+pub fn position(list: &'static str, name: &[u8]) -> Option<usize> {
+    words(list).position(|w| name == w)
 }
 
 #[cfg(test)]
@@ -114,28 +200,70 @@ mod tests {
 
     #[test]
     fn formats_and_marks_cuts() {
-        let mut l = Line::<64>::new();
-        l.str("pid ").num(1234).str(" code ").num(-5).num(0);
+        let mut b = [0u8; 64];
+        let mut l = Line::new(&mut b);
+        l.fmt("pid % code %%", &[Arg::Num(1234), Arg::Num(-5), Arg::Num(0)]);
         assert_eq!(l.as_bytes(), b"pid 1234 code -50");
-        let mut s = Line::<8>::new();
-        s.str("0123456789");
+        let mut b = [0u8; 8];
+        let mut s = Line::new(&mut b);
+        s.push(b"0123456789");
         assert!(s.is_cut());
         assert_eq!(s.as_bytes(), b"01234...");
-        let mut m = Line::<24>::new();
-        m.num(i64::MIN);
+        let mut b = [0u8; 24];
+        let mut m = Line::new(&mut b);
+        m.fmt("%", &[Arg::Num(i64::MIN)]);
         assert_eq!(m.as_bytes(), b"-9223372036854775808");
-        let mut z = Line::<4>::new();
-        z.str("ab").str("cd");
+        let mut b = [0u8; 4];
+        let mut z = Line::new(&mut b);
+        z.push(b"ab").push(b"cd");
         assert!(!z.is_cut());
-        z.str("e");
+        z.push(b"e");
         assert!(z.is_cut());
     }
 
     #[test]
+    fn formats_every_kind() {
+        let mut b = [0u8; 128];
+        let mut l = Line::new(&mut b);
+        l.fmt(
+            "% % % % % % %: %",
+            &[
+                Arg::Sig(15),
+                Arg::Sig(37),
+                Arg::Sig(33),
+                Arg::Errno(2),
+                Arg::Errno(500),
+                Arg::Str(b"/a b"),
+                Arg::Num(7),
+            ],
+        );
+        assert_eq!(l.as_bytes(), &b"SIGTERM SIGRTMIN+3 signal 33 ENOENT errno 500 /a b 7: "[..]);
+    }
+
+    #[test]
+    fn c_strings() {
+        let mut b = [0u8; 8];
+        let mut l = Line::new(&mut b);
+        l.push(b"/proc");
+        assert_eq!(l.into_cstr(), Some(c"/proc"));
+        let mut l = Line::new(&mut b);
+        l.push(b"/proc/ab");
+        assert_eq!(l.into_cstr(), None, "no room for the NUL");
+        let mut l = Line::new(&mut b);
+        l.push(b"a\0b");
+        assert_eq!(l.into_cstr(), None, "inner NUL");
+        let mut l = Line::new(&mut b);
+        l.push(b"abcdefghij");
+        assert_eq!(l.into_cstr(), None, "cut");
+    }
+
+    #[test]
     fn word_lists() {
-        assert_eq!(word("a bb c", 1), Some("bb"));
+        assert_eq!(word("a bb c", 1), Some(&b"bb"[..]));
         assert_eq!(word("a bb c", 3), None);
         assert_eq!(position_ci("a bb c", b"BB"), Some(1));
         assert_eq!(position_ci("a bb c", b"d"), None);
+        assert_eq!(position("a bb c", b"c"), Some(2));
+        assert_eq!(position("a bb c", b"C"), None);
     }
 }
