@@ -5,7 +5,6 @@
 use crate::guest;
 use crate::log;
 use crate::rt::Vector;
-use crate::spawn::{Env, Inherited};
 use crate::supervise::{self, Event};
 use crate::sys;
 use nestinit::config::Config;
@@ -13,13 +12,20 @@ use nestinit::exit::code;
 use nestinit::text::Arg;
 
 pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
-    let (inherited, mut sup) = match supervise::start(cfg) {
+    let mut sup = match supervise::start(cfg) {
         Ok(s) => s,
         Err(c) => return c,
     };
     if cmd.iter().next().is_some() {
         match sys::fork(0, false) {
-            Ok(sys::Forked::Child) => sys::exit_group(start(cfg, cmd, envp, &inherited)),
+            Ok(sys::Forked::Child) => sys::exit_group(guest::exec_guest(
+                cfg,
+                cfg.drop_caps,
+                cmd,
+                envp,
+                None,
+                &sup.inherited,
+            )),
             Ok(sys::Forked::Parent { pid, .. }) => {
                 log::say(log::INFO, "started pid %", &[Arg::Num(i64::from(pid))]);
                 sup.set_main(pid);
@@ -42,14 +48,4 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     };
     sup.drain();
     status
-}
-
-/// In the forked child: the command's environment and exec. Kept out of line so that its
-/// buffers live on the child's stack only, never on the supervisor's.
-#[inline(never)]
-fn start(cfg: &Config<'_>, cmd: Vector, envp: Vector, inherited: &Inherited) -> i32 {
-    match Env::build(envp, &[]) {
-        Ok(env) => guest::exec_guest(cfg, cmd, &env, envp, inherited),
-        Err(c) => c,
-    }
 }

@@ -71,12 +71,12 @@ pub const CAP_COUNT: usize = 41;
 
 const MODES: &str = "nested, child or chroot";
 const ON_REBOOT: &str = "restart or exit";
-const SIGNAL: &str = "a signal name or number such as TERM, SIGTERM, 15, RTMIN+3 or auto";
+const SIGNAL: &str = "a signal such as TERM, 15 or RTMIN+3, or auto";
 const TIMEOUT: &str = "whole seconds from 0 to 86400";
-const CAPLIST: &str = "a comma-separated list of capabilities such as cap_sys_admin,cap_net_raw";
+const CAPLIST: &str = "capabilities such as cap_sys_admin,cap_net_raw";
 const VERBOSITY: &str = "0, 1, 2 or 3";
 const BOOL: &str = "0 or 1";
-const OPTION: &str = "an option from --help, or -- before a command that starts with -";
+const OPTION: &str = "an option from --help, or -- before the command";
 
 /// The options that take a value, as data: word `n` of [`FLAGS`] and of [`VARS`] is option
 /// `OPTS[n]`.
@@ -199,7 +199,7 @@ fn set<'a>(
 /// Parses argv (including argv[0]) and the environment (through `env`; empty values count as
 /// unset) into a [`Config`].
 ///
-/// Out of line: inlined, moving its result out field by field costs more than the call.
+/// Out of line: inlined into `main`, it costs more than the call.
 #[inline(never)]
 pub fn parse<'a, A, E>(args: A, env: E) -> Result<Config<'a>, UsageError<'a>>
 where
@@ -263,7 +263,8 @@ where
                     value
                 }
             };
-            set(&mut cfg, opt, value.ok_or(bad(name, b"", "a value"))?, name)?;
+            let Some(value) = value else { return Err(bad(name, b"", "a value")) };
+            set(&mut cfg, opt, value, name)?;
             continue;
         }
         if inline.is_some() {
@@ -302,7 +303,6 @@ fn is_verbose_cluster(a: &[u8]) -> bool {
         && a.get(1..).is_some_and(|r| r.iter().all(|&c| c == b'v'))
 }
 
-#[inline(never)]
 fn bad<'a>(what: &'a [u8], value: &'a [u8], accepted: &'static str) -> UsageError<'a> {
     UsageError { what, value, accepted }
 }

@@ -11,7 +11,7 @@ use crate::fsutil;
 use crate::guest;
 use crate::log;
 use crate::rt::Vector;
-use crate::spawn::{Env, Inherited};
+use crate::spawn::Inherited;
 use crate::supervise::{Event, Supervisor};
 use crate::sys;
 use nestinit::config::{Action, Config};
@@ -42,21 +42,11 @@ struct Guest {
     stat: procfs::Stat,
 }
 
-/// Reads `/proc/<pid>/<file>` into `buf`.
-fn read_proc<'b>(pid: i32, file: &str, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+/// The `(dev, ino)` identity of namespace `name` of `pid`, or of ours for 0.
+fn ns_id(pid: i32, name: &[u8]) -> Option<(u64, u64)> {
+    let who = if pid == 0 { Arg::Str(b"self") } else { Arg::Num(i64::from(pid)) };
     let mut path = [0u8; 48];
-    let path = fsutil::path(
-        &mut path,
-        "/proc/%/%",
-        &[Arg::Num(i64::from(pid)), Arg::Str(file.as_bytes())],
-    );
-    path.and_then(|path| fsutil::read_file(path, buf)).ok()
-}
-
-/// The `(dev, ino)` identity of namespace `name` of `pid` (a number, or `self`).
-fn ns_id(pid: Arg<'_>, name: &[u8]) -> Option<(u64, u64)> {
-    let mut path = [0u8; 48];
-    let path = fsutil::path(&mut path, "/proc/%/ns/%", &[pid, Arg::Str(name)]).ok()?;
+    let path = fsutil::path(&mut path, "/proc/%/ns/%", &[who, Arg::Str(name)]).ok()?;
     let st = rustix::fs::stat(path).ok()?;
     Some((st.st_dev, st.st_ino))
 }
@@ -64,9 +54,11 @@ fn ns_id(pid: Arg<'_>, name: &[u8]) -> Option<(u64, u64)> {
 /// Whether `pid` is the guest: a child of PID 1 in another PID namespace than PID 1's.
 fn is_guest(pid: i32) -> Option<procfs::Stat> {
     let mut buf = [0u8; 1024];
-    let stat = procfs::parse_stat(read_proc(pid, "stat", &mut buf)?)?;
-    let ns = |pid: i32| ns_id(Arg::Num(i64::from(pid)), b"pid");
-    (stat.ppid == 1 && stat.state != b'Z' && ns(pid)? != ns(1)?).then_some(stat)
+    let stat = procfs::parse_stat(fsutil::read_proc(pid, "stat", &mut buf)?)?;
+    if stat.ppid != 1 || stat.state == b'Z' {
+        return None;
+    }
+    (ns_id(pid, b"pid")? != ns_id(1, b"pid")?).then_some(stat)
 }
 
 /// Scans `/proc` for the guest and pins it with a pidfd, then checks again through the pinned
@@ -98,12 +90,15 @@ fn find_guest() -> Option<Guest> {
 fn no_guest() -> i32 {
     log::say(
         log::ERROR,
-        "no guest is running: start the container with nestinit as PID 1 in nested mode",
+        "no guest is running: start nestinit as the container's PID 1 (nested mode)",
         &[],
     );
     code::NO_GUEST
 }
 
+/// Out of line, like every mode's entry: the `/proc` scan's buffers must not sit on the stack
+/// of `main`, which every mode touches.
+#[inline(never)]
 pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     let Some(guest) = find_guest() else { return no_guest() };
     match cfg.action {
@@ -118,7 +113,7 @@ fn status(g: &Guest) -> i32 {
     let mut out = Line::new(&mut buf);
     out.fmt("guest pid %\ncommand ", &[Arg::Num(i64::from(g.pid))]);
     let mut cmdline = [0u8; 512];
-    match read_proc(g.pid, "cmdline", &mut cmdline) {
+    match fsutil::read_proc(g.pid, "cmdline", &mut cmdline) {
         Some(c) => {
             for (i, arg) in text::tokens(c, 0).enumerate() {
                 out.push(if i > 0 { b" " } else { b"" }).push(arg);
@@ -147,17 +142,17 @@ fn enter(cfg: &Config<'_>, g: &Guest, cmd: Vector, envp: Vector) -> i32 {
     if let Err(e) =
         rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
     {
-        log::fail(e, "mark non-dumpable: %: refusing to enter the guest without it");
+        log::fail(e, "mark non-dumpable: %: not entering the guest without it");
         return code::SETUP;
     }
     // The guest init's bounding set: the command never gets more than it.
     let mut status = [0u8; 4096];
-    let guest_caps =
-        read_proc(g.pid, "status", &mut status).and_then(|s| procfs::status_hex(s, b"CapBnd:"));
+    let guest_caps = fsutil::read_proc(g.pid, "status", &mut status)
+        .and_then(|s| procfs::status_hex(s, b"CapBnd:"));
     let Some(guest_caps) = guest_caps else { return no_guest() };
     let mut join = Ns::empty();
     for (name, ns) in text::words(NS_NAMES).zip(NAMESPACES) {
-        if ns_id(Arg::Str(b"self"), name) != ns_id(Arg::Num(i64::from(g.pid)), name) {
+        if ns_id(0, name) != ns_id(g.pid, name) {
             join |= ns;
         }
     }
@@ -172,10 +167,6 @@ fn enter(cfg: &Config<'_>, g: &Guest, cmd: Vector, envp: Vector) -> i32 {
         log::fail(e, "join the guest's namespaces: %: needs CAP_SYS_ADMIN and Linux 5.8+");
         return code::SETUP;
     }
-    let env = match Env::build(envp, &[]) {
-        Ok(env) => env,
-        Err(c) => return c,
-    };
     // getshell: SHELL, else bash, else sh, as a login shell (`-l`).
     let shell = match cmd.iter().next() {
         Some(s) => s,
@@ -190,13 +181,13 @@ fn enter(cfg: &Config<'_>, g: &Guest, cmd: Vector, envp: Vector) -> i32 {
     let mut sup = Supervisor::relay();
     match sys::fork(0, false) {
         Ok(sys::Forked::Child) => {
-            let c = prepare_child().map_or_else(
-                |c| c,
-                |()| {
-                    let cfg = Config { drop_caps: cfg.drop_caps | !guest_caps, ..*cfg };
-                    guest::exec_guest(&cfg, cmd, &env, envp, &inherited)
-                },
-            );
+            let c = match prepare_child() {
+                Ok(()) => {
+                    let drop = cfg.drop_caps | !guest_caps;
+                    guest::exec_guest(cfg, drop, cmd, envp, None, &inherited)
+                }
+                Err(c) => c,
+            };
             sys::exit_group(c)
         }
         Ok(sys::Forked::Parent { pid, .. }) => sup.set_main(pid),
@@ -220,7 +211,7 @@ fn prepare_child() -> Result<(), i32> {
     match sys::close_from(3) {
         Ok(()) => Ok(()),
         Err(e) => {
-            log::fail(e, "close inherited descriptors: %: needs Linux 5.9+ for close_range");
+            log::fail(e, "close inherited descriptors: %: needs Linux 5.9+");
             Err(code::SETUP)
         }
     }

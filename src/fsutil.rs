@@ -17,6 +17,14 @@ pub fn path<'b>(buf: &'b mut [u8], template: &str, args: &[Arg<'_>]) -> Result<&
     line.into_cstr().ok_or(Errno::NAMETOOLONG)
 }
 
+/// Reads `/proc/<pid>/<file>` into `buf`.
+pub fn read_proc<'b>(pid: i32, file: &str, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let mut path = [0u8; 48];
+    let path =
+        self::path(&mut path, "/proc/%/%", &[Arg::Num(i64::from(pid)), Arg::Str(file.as_bytes())]);
+    path.and_then(|path| read_file(path, buf)).ok()
+}
+
 /// Opens `path` read-only.
 fn open_read(path: &CStr) -> Result<OwnedFd, Errno> {
     rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())

@@ -48,8 +48,8 @@ pub fn read_mounts(table: &mut Table) -> Step {
     if let Err(e) = result.and_then(|()| parser.finish(table)) {
         log::say(
             log::ERROR,
-            "read mounts: %: report this limit",
-            &[Arg::Str(e.describe().as_bytes())],
+            "read %: %: report this limit",
+            &[Arg::Str(MOUNTINFO.to_bytes()), Arg::Str(e.describe().as_bytes())],
         );
         return Err(Failed(code::SETUP));
     }
@@ -71,7 +71,7 @@ fn open_root(root: &CStr) -> Step<OwnedFd> {
             setup_err(
                 root.to_bytes(),
                 e,
-                "open root %: %: mount the guest's root volume there or set --root",
+                "open root %: %: mount the guest's volume there or set --root",
             )
         })
 }
@@ -118,21 +118,16 @@ fn carry_mounts(table: &Table, root: &[u8], rootfd: BorrowedFd<'_>, how: Carry) 
             Err(_) => continue,
         }
         let mut buf = [0u8; PATH_MAX];
-        let src = crate::fsutil::path(&mut buf, "%", &[Arg::Str(path)])
-            .map_err(|e| setup_err(path, e, "mount path %: %: shorten it"))?;
-        let is_dir = match rustix::fs::stat(src) {
-            Ok(st) => FileType::from_raw_mode(st.st_mode) == FileType::Directory,
+        let src = crate::fsutil::path(&mut buf, "%", &[Arg::Str(path)]);
+        let (src, is_dir) = match src.and_then(|src| Ok((src, rustix::fs::stat(src)?))) {
+            Ok((src, st)) => (src, FileType::from_raw_mode(st.st_mode) == FileType::Directory),
             Err(e) => {
                 return Err(setup_err(path, e, "stat mount %: %: check the container's mounts"))
             }
         };
         let target = open_target(rootfd, path, is_dir)?;
         carry(src, target.as_fd(), how).map_err(|e| {
-            setup_err(
-                path,
-                e,
-                "carry mount %: %: check that the target's type matches (file or directory)",
-            )
+            setup_err(path, e, "carry mount %: %: check the target is of the same type")
         })?;
         log::say(log::DEBUG, "carried % into the root", &[Arg::Str(path)]);
     }
@@ -163,51 +158,51 @@ fn carry(src: &CStr, target: BorrowedFd<'_>, how: Carry) -> Result<(), Errno> {
 /// redirect a mount (DESIGN.md fact 10). Equivalent to openat2's RESOLVE_IN_ROOT |
 /// RESOLVE_NO_SYMLINKS, and works on kernels without openat2.
 fn open_target(rootfd: BorrowedFd<'_>, path: &[u8], dir: bool) -> Step<OwnedFd> {
-    let fail = |e: Errno| {
+    let open = || -> Result<OwnedFd, Errno> {
+        let mut cur = rustix::io::fcntl_dupfd_cloexec(rootfd, 0)?;
+        let mut comps = nestinit::text::tokens(path, b'/');
+        let mut next = comps.next();
+        while let Some(comp) = next {
+            next = comps.next();
+            // A component is at most NAME_MAX (255) bytes.
+            let mut buf = [0u8; 256];
+            let name = crate::fsutil::path(&mut buf, "%", &[Arg::Str(comp)])?;
+            let parent = cur.as_fd();
+            let created = match open_nofollow(parent, name) {
+                Err(Errno::NOENT) if dir || next.is_some() => {
+                    rustix::fs::mkdirat(parent, name, Mode::from_raw_mode(0o755))
+                }
+                Err(Errno::NOENT) => rustix::fs::openat(
+                    parent,
+                    name,
+                    OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::WRONLY
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o644),
+                )
+                .map(drop),
+                opened => {
+                    cur = opened?;
+                    continue;
+                }
+            };
+            match created {
+                Ok(()) | Err(Errno::EXIST) => cur = open_nofollow(parent, name)?,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(cur)
+    };
+    open().map_err(|e| {
         let template = match e {
             Errno::LOOP => "mount target %: %: a symlink in the root: refusing to mount over it",
-            Errno::ROFS => {
-                "mount target %: %: the root is read-only: create the target in the volume"
-            }
+            Errno::ROFS => "mount target %: %: read-only root: create it in the volume",
             _ => "mount target %: %: check the root volume",
         };
         setup_err(path, e, template)
-    };
-    let mut cur = rustix::io::fcntl_dupfd_cloexec(rootfd, 0).map_err(fail)?;
-    let mut comps = nestinit::text::tokens(path, b'/').peekable();
-    while let Some(comp) = comps.next() {
-        let want_dir = dir || comps.peek().is_some();
-        // A component is at most NAME_MAX (255) bytes.
-        let mut buf = [0u8; 256];
-        let name = crate::fsutil::path(&mut buf, "%", &[Arg::Str(comp)]).map_err(fail)?;
-        let parent = cur.as_fd();
-        let opened = match open_nofollow(parent, name) {
-            Err(Errno::NOENT) => {
-                let created = if want_dir {
-                    rustix::fs::mkdirat(parent, name, Mode::from_raw_mode(0o755))
-                } else {
-                    rustix::fs::openat(
-                        parent,
-                        name,
-                        OFlags::CREATE
-                            | OFlags::EXCL
-                            | OFlags::WRONLY
-                            | OFlags::NOFOLLOW
-                            | OFlags::CLOEXEC,
-                        Mode::from_raw_mode(0o644),
-                    )
-                    .map(drop)
-                };
-                match created {
-                    Ok(()) | Err(Errno::EXIST) => open_nofollow(parent, name),
-                    Err(e) => Err(e),
-                }
-            }
-            other => other,
-        };
-        cur = opened.map_err(fail)?;
-    }
-    Ok(cur)
+    })
 }
 
 /// One component, `O_PATH | O_NOFOLLOW`; a symlink (which that combination opens rather than
@@ -267,11 +262,7 @@ pub fn proc_masks(table: &Table) -> Step<Masks> {
     match plan::proc_masks(table, &mut masks) {
         Ok(()) => Ok(masks),
         Err(()) => {
-            log::say(
-                log::ERROR,
-                "read /proc masks: more than 64 mounts under /proc: report this limit",
-                &[],
-            );
+            log::say(log::ERROR, "read /proc masks: more than 64: report this limit", &[]);
             Err(Failed(code::SETUP))
         }
     }
@@ -281,18 +272,12 @@ pub fn proc_masks(table: &Table) -> Step<Masks> {
 pub fn mount_proc(table: &Table, masks: &Masks) -> Step {
     let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
     m::mount(c"proc", c"/proc", c"proc", flags, None).map_err(|e| {
-        setup_err(
-            b"/proc",
-            e,
-            "mount %: %: needs CAP_SYS_ADMIN and an unmasked /proc in the container",
-        )
+        setup_err(b"/proc", e, "mount %: %: needs CAP_SYS_ADMIN and an unmasked /proc")
     })?;
     for &(i, mask) in masks {
         let path = table.path(usize::from(i));
         let mut buf = [0u8; PATH_MAX];
-        let p = crate::fsutil::path(&mut buf, "%", &[Arg::Str(path)])
-            .map_err(|e| setup_err(path, e, "mask %: %: shorten it"))?;
-        let done = match mask {
+        let done = crate::fsutil::path(&mut buf, "%", &[Arg::Str(path)]).and_then(|p| match mask {
             Mask::ReadOnly => m::mount_bind(p, p).and_then(|()| {
                 m::mount_remount(p, MountFlags::BIND | MountFlags::RDONLY | flags, c"")
             }),
@@ -303,7 +288,7 @@ pub fn mount_proc(table: &Table, masks: &Masks) -> Step {
                 Ok(_) => m::mount_bind(c"/dev/null", p),
                 Err(e) => Err(e),
             },
-        };
+        });
         match done {
             // Not on this kernel: nothing to hide.
             Ok(()) | Err(Errno::NOENT) => {}
@@ -311,7 +296,7 @@ pub fn mount_proc(table: &Table, masks: &Masks) -> Step {
                 return Err(setup_err(
                     path,
                     e,
-                    "mask %: %: the guest's /proc cannot be masked like the container's",
+                    "mask %: %: cannot mask the guest's /proc like ours",
                 ))
             }
         }
@@ -354,11 +339,7 @@ pub fn mount_boot_id(id: &[u8; 36]) {
         m::mount_remount(target, MountFlags::BIND | MountFlags::RDONLY | flags, c"")
     })();
     if let Err(e) = result {
-        log::fail_on(
-            target.to_bytes(),
-            e,
-            "boot id %: %: continuing; the guest's journal may merge boots",
-        );
+        log::fail_on(target.to_bytes(), e, "boot id %: %: continuing; the journal may merge boots");
     }
 }
 
@@ -367,27 +348,19 @@ pub fn uuid() -> [u8; 36] {
     let mut r = [0u8; 16];
     if rustix::rand::getrandom(&mut r, rustix::rand::GetRandomFlags::empty()).is_err() {
         // Without randomness, the time still makes each boot's id different.
-        let t = crate::sys::monotonic_ns().to_le_bytes();
-        r.iter_mut().zip(t.iter().cycle()).enumerate().for_each(|(i, (b, t))| *b = t ^ (i as u8));
+        let t = crate::sys::monotonic_ns();
+        r = (u128::from(t) << 64 | u128::from(!t)).to_le_bytes();
     }
-    if let Some(b) = r.get_mut(6) {
-        *b = (*b & 0x0f) | 0x40;
-    }
-    if let Some(b) = r.get_mut(8) {
-        *b = (*b & 0x3f) | 0x80;
-    }
+    r[6] = (r[6] & 0x0f) | 0x40;
+    r[8] = (r[8] & 0x3f) | 0x80;
+    // Hex digits from the last one back, skipping the dashes.
+    let mut v = u128::from_be_bytes(r);
     let mut out = [b'-'; 36];
-    let hex = b"0123456789abcdef";
-    let mut o = 0;
-    for (i, b) in r.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            o += 1;
-        }
-        for nib in [b >> 4, b & 15] {
-            if let (Some(slot), Some(&h)) = (out.get_mut(o), hex.get(usize::from(nib))) {
-                *slot = h;
-            }
-            o += 1;
+    for (i, slot) in out.iter_mut().enumerate().rev() {
+        if !matches!(i, 8 | 13 | 18 | 23) {
+            let n = (v & 15) as u8;
+            *slot = if n < 10 { b'0' + n } else { b'a' - 10 + n };
+            v >>= 4;
         }
     }
     out
@@ -404,7 +377,9 @@ pub fn drop_caps(mask: u64) -> Step {
         log::fail(e, "drop capabilities: %: needs CAP_SETPCAP");
         Failed(code::SETUP)
     };
-    for n in (0..64).filter(|&n| n != 8).chain(core::iter::once(8)) {
+    // 9 to 63, then 0 to 8: CAP_SETPCAP (8) last.
+    for i in 0..64 {
+        let n = (i + 9) % 64;
         let cap = CapabilitySet::from_bits_retain(1u64 << n);
         if mask & (1u64 << n) == 0 {
             continue;
@@ -425,17 +400,25 @@ pub fn drop_caps(mask: u64) -> Step {
     t::set_capabilities(None, sets).map_err(fail)
 }
 
-/// The last steps before exec, shared by every way of starting a guest or a command: drop
-/// capabilities, no_new_privs, a process group in the terminal's foreground, the inherited
-/// signal state, then exec with a PATH search. Returns only on failure, with the exit code.
+/// The last steps before exec, shared by every way of starting a guest or a command: its
+/// environment ([`Env`]; `uuid` for a guest), dropping the capabilities in `drop`,
+/// no_new_privs, a process group in the terminal's foreground, the inherited signal state,
+/// then exec with a PATH search. Returns only on failure, with the exit code. Out of line: the
+/// environment vector (8 KiB) must live on the stack of the process that execs, only.
+#[inline(never)]
 pub fn exec_guest(
     cfg: &Config<'_>,
+    drop: u64,
     cmd: Vector,
-    env: &Env,
     envp: Vector,
+    uuid: Option<&CStr>,
     inherited: &Inherited,
 ) -> i32 {
-    if let Err(Failed(c)) = drop_caps(cfg.drop_caps) {
+    let env = match Env::build(envp, uuid) {
+        Ok(env) => env,
+        Err(c) => return c,
+    };
+    if let Err(Failed(c)) = drop_caps(drop) {
         return c;
     }
     if cfg.no_new_privs {
@@ -446,7 +429,7 @@ pub fn exec_guest(
     }
     spawn::take_terminal();
     if let Err(e) = inherited.restore() {
-        log::fail(e, "restore signal mask: %: cannot start the command safely");
+        log::fail(e, "restore signal mask: %: not starting the command");
         return code::SETUP;
     }
     spawn::exec(cmd, env.as_ptr(), env_lookup(envp.iter(), b"PATH"))

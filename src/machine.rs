@@ -39,7 +39,7 @@ fn detect_forced(forced: Option<bool>, pid1: bool) -> bool {
 /// A usage error as a machine's PID 1 must not end in a kernel panic: say so and power off.
 pub fn refuse_to_exit(code: i32) -> i32 {
     if detect_forced(None, crate::supervise::is_pid1()) {
-        log::say(log::ERROR, "cannot start as the machine's PID 1: powering the machine off", &[]);
+        log::say(log::ERROR, "cannot start as the machine's PID 1: powering off", &[]);
         act(MachineAction::PowerOff)
     }
     code
@@ -92,14 +92,14 @@ pub fn prepare() {
         open_console();
     }
     if let Err(e) = rustix::system::reboot(rustix::system::RebootCommand::CadOff) {
-        log::fail(e, "disable Ctrl-Alt-Del: %: Ctrl-Alt-Del will reboot at once");
+        log::fail(e, "disable Ctrl-Alt-Del: %: it will reboot at once");
     }
 }
 
 /// Puts `/dev/console` on fds 0, 1 and 2 (the kernel does so only when the initramfs has
 /// `/dev/console`; devtmpfs provides it now).
 fn open_console() {
-    use rustix::fd::{FromRawFd, IntoRawFd, OwnedFd};
+    use rustix::fd::{AsRawFd, IntoRawFd};
     let Ok(console) = rustix::fs::open(
         c"/dev/console",
         rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY,
@@ -107,24 +107,13 @@ fn open_console() {
     ) else {
         return;
     };
-    let raw = console.into_raw_fd();
-    for fd in 0..3 {
-        if fd == raw {
-            continue;
-        }
-        // SAFETY: `raw` is the console we just opened; `fd` (0-2) is closed or ours to replace,
-        // and both wrappers are forgotten so that neither descriptor is closed here.
-        unsafe {
-            let src = OwnedFd::from_raw_fd(raw);
-            let mut dst = OwnedFd::from_raw_fd(fd);
-            let _ = rustix::io::dup2(&src, &mut dst);
-            core::mem::forget(dst);
-            core::mem::forget(src);
-        }
-    }
-    if raw > 2 {
-        // SAFETY: `raw` is ours and no longer needed; 0-2 now hold copies.
-        drop(unsafe { OwnedFd::from_raw_fd(raw) });
+    // Each is a no-op for the descriptor that already is the console.
+    let _ = rustix::stdio::dup2_stdin(&console);
+    let _ = rustix::stdio::dup2_stdout(&console);
+    let _ = rustix::stdio::dup2_stderr(&console);
+    if console.as_raw_fd() <= 2 {
+        // The console landed on a closed 0-2 itself: keep it open there.
+        let _ = console.into_raw_fd();
     }
 }
 
@@ -147,15 +136,17 @@ fn mount_missing(
 }
 
 /// Whether `path` is a mount point: its device differs from its parent's, or it is the same
-/// inode as its parent (`/`). `stat` on `path/..` crosses back over a mount.
+/// inode as its parent (`/`). `..` below a mount crosses back over it.
 fn is_mounted(path: &core::ffi::CStr) -> bool {
-    let Ok(here) = rustix::fs::stat(path) else { return false };
-    let mut up = [0u8; crate::fsutil::PATH_MAX];
-    let Ok(up) = crate::fsutil::path(&mut up, "%/..", &[Arg::Str(path.to_bytes())]) else {
+    use rustix::fs::{fstat, open, statat, AtFlags, OFlags};
+    let Ok(dir) = open(path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    else {
         return false;
     };
-    let Ok(parent) = rustix::fs::stat(up) else { return false };
-    here.st_dev != parent.st_dev || here.st_ino == parent.st_ino
+    match (fstat(&dir), statat(&dir, c"..", AtFlags::empty())) {
+        (Ok(here), Ok(parent)) => here.st_dev != parent.st_dev || here.st_ino == parent.st_ino,
+        _ => false,
+    }
 }
 
 /// Carries out `action` on the machine; never returns. The file systems are synced first.

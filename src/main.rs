@@ -30,29 +30,34 @@ Usage: /init [OPTIONS] [--] [CMD [ARG...]]  boot CMD (default /sbin/init) as the
        /init --help | --version
 Options [environment variable; the flag wins]:
   --mode nested|child|chroot [NESTINIT_MODE]  nested (default): guest in new mount and PID
-      namespaces; child: CMD as our child (tini-style); chroot: bind mounts, chroot, exec
-  --root DIR [NESTINIT_ROOT]  the guest's root volume, default /data00; / keeps ours
+      namespaces; child: CMD as a child, tini-style; chroot: bind mounts, chroot, exec
+  --root DIR [NESTINIT_ROOT]  the guest's root, default /data00; / keeps ours
   --stop-signal SIG|auto [NESTINIT_STOP_SIGNAL]  what SIGTERM/SIGINT become; auto:
-      SIGRTMIN+3 if the guest blocks or catches it (systemd), else the same signal
-  --stop-timeout SECS [NESTINIT_STOP_TIMEOUT]  SIGKILL this long after a stop, default 10
-  --on-reboot restart|exit [NESTINIT_ON_REBOOT]  a guest reboot boots it again, or exits 133
-  --drop-caps LIST [NESTINIT_DROP_CAPS, INIT_DROP_CAP]  capabilities to drop from the guest
-      (e.g. cap_sys_admin,cap_net_raw)
+      SIGRTMIN+3 if the guest blocks or catches it (systemd), else unchanged
+  --stop-timeout SECS [NESTINIT_STOP_TIMEOUT]  SIGKILL after a stop, default 10
+  --on-reboot restart|exit [NESTINIT_ON_REBOOT]  a guest reboot boots again, or exits 133
+  --drop-caps LIST [NESTINIT_DROP_CAPS, INIT_DROP_CAP]  drop from the guest, e.g.
+      cap_sys_admin,cap_net_raw
   --no-new-privs [NESTINIT_NO_NEW_PRIVS=1]  set no_new_privs for the guest
   --machine, --no-machine [NESTINIT_MACHINE=1|0]  force machine mode on or off
   -v (repeat), -q [NESTINIT_VERBOSITY=0-3]  more or less logging
-Exit status: the guest's, or 128+signal; 0 after poweroff or halt; 133 after a reboot with
---on-reboot exit; 2 usage; 3 no guest; 125 setup failed; 126 cannot execute; 127 not found.
+Exit: the guest's status or 128+signal; 0 poweroff or halt; 133 reboot with --on-reboot
+exit; 2 usage; 3 no guest; 125 setup failed; 126 cannot execute; 127 not found.
 ";
+
+/// A bad option value: what, the value, what is accepted.
+const USAGE_ERROR: &str = "usage: bad % '%': expected % (see --help)";
 
 /// Called by the runtime with the kernel's argument and environment vectors.
 fn main(argv: Vector, envp: Vector) -> i32 {
-    let cfg = match config::parse(argv.iter(), |name| config::env_lookup(envp.iter(), name)) {
+    // Borrowed, not moved out: moving the configuration out of the result costs a copy.
+    let parsed = config::parse(argv.iter(), |name| config::env_lookup(envp.iter(), name));
+    let cfg = match &parsed {
         Ok(cfg) => cfg,
         Err(e) => {
             log::say(
                 log::ERROR,
-                "usage: bad % '%': expected % (see --help)",
+                USAGE_ERROR,
                 &[Arg::Str(e.what), Arg::Str(e.value), Arg::Str(e.accepted.as_bytes())],
             );
             return machine::refuse_to_exit(code::USAGE);
@@ -73,9 +78,9 @@ fn main(argv: Vector, envp: Vector) -> i32 {
             );
             0
         }
-        (Action::Exec | Action::GetShell | Action::Status, _) => enter::run(&cfg, cmd, envp),
-        (Action::Supervise, Mode::Child) => child::run(&cfg, cmd, envp),
-        (Action::Supervise, Mode::Nested) => nested::run(&cfg, cmd, envp),
-        (Action::Supervise, Mode::Chroot) => nested::chroot(&cfg, cmd, envp),
+        (Action::Exec | Action::GetShell | Action::Status, _) => enter::run(cfg, cmd, envp),
+        (Action::Supervise, Mode::Child) => child::run(cfg, cmd, envp),
+        (Action::Supervise, Mode::Nested) => nested::run(cfg, cmd, envp),
+        (Action::Supervise, Mode::Chroot) => nested::chroot(cfg, cmd, envp),
     }
 }

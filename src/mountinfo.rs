@@ -19,12 +19,10 @@ pub enum ParseError {
 impl ParseError {
     pub fn describe(&self) -> &'static str {
         match self {
-            ParseError::TooManyMounts => "more than 1024 mounts in /proc/self/mountinfo",
-            ParseError::ArenaFull => {
-                "mount points and fs types in /proc/self/mountinfo exceed 256 KiB"
-            }
-            ParseError::PathTooLong => "a mount point in /proc/self/mountinfo exceeds 4095 bytes",
-            ParseError::Malformed { .. } => "malformed line in /proc/self/mountinfo",
+            ParseError::TooManyMounts => "more than 1024 mounts",
+            ParseError::ArenaFull => "mount points and fs types exceed 256 KiB",
+            ParseError::PathTooLong => "a mount point exceeds 4095 bytes",
+            ParseError::Malformed { .. } => "malformed line",
         }
     }
 }
@@ -301,14 +299,14 @@ impl Parser {
             if self.field != Field::Super {
                 return Err(self.malformed());
             }
-            let to_u32 = |n: usize| u32::try_from(n).map_err(|_| ParseError::ArenaFull);
+            // The arena (256 KiB) bounds all three: `as` cannot truncate.
             let mount = Mount {
                 id: self.id,
                 parent: self.parent,
                 read_only: self.read_only,
-                off: to_u32(table.used)?,
-                point_len: to_u32(self.point_len)?,
-                fs_len: to_u32(self.fs_len)?,
+                off: table.used as u32,
+                point_len: self.point_len as u32,
+                fs_len: self.fs_len as u32,
             };
             table.mounts.push(mount).map_err(|_| ParseError::TooManyMounts)?;
             table.used += self.point_len + self.fs_len;

@@ -14,11 +14,11 @@ use crate::guest::{self, Carry, Failed, Step};
 use crate::log;
 use crate::machine;
 use crate::rt::Vector;
-use crate::spawn::{Env, Inherited};
+use crate::spawn::Inherited;
 use crate::supervise::{self, Event};
 use crate::sys;
 use core::ffi::CStr;
-use nestinit::config::{env_lookup, Config};
+use nestinit::config::Config;
 use nestinit::exit::{self, code, GuestEnd, MachineAction, OnReboot, Verdict};
 use nestinit::mountinfo::Table;
 use nestinit::plan;
@@ -38,28 +38,13 @@ fn command(cmd: Vector) -> Vector {
     }
 }
 
-/// The environment variables nestinit adds for the guest: `container=` (the runtime's value
-/// kept, else `docker`: after the root switch systemd cannot see `/.dockerenv`, DESIGN.md
-/// fact 9) and `container_uuid=`.
-struct GuestVars {
-    uuid: [u8; 52],
-}
-
-impl GuestVars {
-    fn new() -> GuestVars {
-        let mut uuid = [0u8; 52];
-        Line::new(&mut uuid).fmt("container_uuid=%", &[Arg::Str(&guest::uuid())]);
-        GuestVars { uuid }
-    }
-
-    fn env(&self, envp: Vector) -> Result<Env, i32> {
-        let uuid = nestinit::text::cstr_in(&self.uuid);
-        if env_lookup(envp.iter(), b"container").is_some() {
-            Env::build(envp, &[uuid])
-        } else {
-            Env::build(envp, &[c"container=docker", uuid])
-        }
-    }
+/// The guest's `container_uuid=` variable in `buf` (see [`crate::spawn::Env`]): one id for the
+/// container's life, across guest reboots.
+fn uuid_var(buf: &mut [u8; 52]) -> &CStr {
+    let mut line = Line::new(buf);
+    line.fmt("container_uuid=%", &[Arg::Str(&guest::uuid())]);
+    // 15 + 36 bytes and the NUL always fit.
+    line.into_cstr().unwrap_or(c"container_uuid=")
 }
 
 /// The normalised root path (`plan::normalize`) in `buf` as a C string, or exit 2 for a
@@ -71,38 +56,43 @@ fn normal_root<'b>(cfg: &Config<'_>, buf: &'b mut [u8]) -> Result<&'b CStr, i32>
             return Ok(root);
         }
     }
+    let accepted = Arg::Str(b"an absolute path without ..");
     log::say(
         log::ERROR,
-        "usage: bad --root '%': expected an absolute path without ..",
-        &[Arg::Str(cfg.root.to_bytes())],
+        crate::USAGE_ERROR,
+        &[Arg::Str(b"--root"), Arg::Str(cfg.root.to_bytes()), accepted],
     );
     Err(code::USAGE)
 }
 
+/// The supervisor of nested mode. Out of line, like every mode's entry: their buffers (the
+/// root path here) must not sit on the stack of `main`, which every mode touches.
+#[inline(never)]
 pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     let mut rootbuf = [0u8; PATH_MAX];
     let root = match normal_root(cfg, &mut rootbuf) {
         Ok(r) => r,
         Err(c) => return c,
     };
-    let (inherited, mut sup) = match supervise::start(cfg) {
+    let mut sup = match supervise::start(cfg) {
         Ok(s) => s,
         Err(c) => return c,
     };
     sup.machine = machine::detect(cfg, supervise::is_pid1());
     if sup.machine {
-        log::say(log::NOTICE, "machine mode: nestinit is the machine's PID 1", &[]);
+        log::say(log::NOTICE, "machine mode: PID 1 of the machine", &[]);
         machine::prepare();
     }
-    let vars = GuestVars::new();
+    let mut uuid = [0u8; 52];
+    let uuid = uuid_var(&mut uuid);
     let cmd = command(cmd);
     let mut boots: u32 = 0;
     loop {
         boots += 1;
-        let pid = match launch(cfg, root, cmd, envp, &inherited, &vars) {
+        let pid = match launch(cfg, root, cmd, envp, &sup.inherited, uuid) {
             Ok(pid) => pid,
             Err(_) if sup.machine => {
-                log::say(log::NOTICE, "the guest could not start: powering the machine off", &[]);
+                log::say(log::NOTICE, "the guest could not start: powering off", &[]);
                 machine::act(MachineAction::PowerOff)
             }
             Err(c) => {
@@ -125,15 +115,14 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         let end = exit::classify_guest(ended);
         if sup.machine {
             let action = exit::machine_verdict(end, cfg.on_reboot, sup.requested);
-            // After a stop request, its signal decided (Ctrl-Alt-Del reboots): say so.
-            let then = match (action, sup.requested.is_some()) {
-                (MachineAction::Restart, _) => "booting it again",
-                (MachineAction::Reboot, false) => "rebooting the machine",
-                (MachineAction::Reboot, true) => "rebooting the machine as requested",
-                (MachineAction::PowerOff, false) => "powering the machine off",
-                (MachineAction::PowerOff, true) => "powering the machine off as requested",
+            let then = match action {
+                MachineAction::Restart => "booting it again",
+                MachineAction::Reboot => "rebooting the machine",
+                MachineAction::PowerOff => "powering the machine off",
             };
-            log_end(end, then, Arg::Str(b""));
+            // After a stop request, its signal decided (Ctrl-Alt-Del reboots): say so.
+            let requested = sup.requested.is_some() && action != MachineAction::Restart;
+            log_end(end, then, Arg::Str(if requested { b" as requested" } else { b"" }));
             if action == MachineAction::Restart {
                 continue;
             }
@@ -180,18 +169,25 @@ fn launch(
     cmd: Vector,
     envp: Vector,
     inherited: &Inherited,
-    vars: &GuestVars,
+    uuid: &CStr,
 ) -> Result<i32, i32> {
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| {
         log::fail(e, "pipe: %: check the file descriptor limit");
         code::SETUP
     })?;
-    let flags =
-        u64::from(linux_raw_sys::general::CLONE_NEWNS | linux_raw_sys::general::CLONE_NEWPID);
+    // A cgroup namespace of its own too: runtimes that share the host's (podman kube play,
+    // docker --cgroupns=host, Kubernetes on cgroup v1 nodes) would otherwise let systemd
+    // mount cgroup2 with nsdelegate in the host's namespace, changing it for everyone, and
+    // then exit 255. `exec` joins it like the other namespaces.
+    let flags = u64::from(
+        linux_raw_sys::general::CLONE_NEWNS
+            | linux_raw_sys::general::CLONE_NEWPID
+            | linux_raw_sys::general::CLONE_NEWCGROUP,
+    );
     match sys::fork(flags, true) {
         Ok(sys::Forked::Child) => {
             drop(rd);
-            let c = boot(cfg, root, cmd, envp, inherited, vars);
+            let c = boot(cfg, root, cmd, envp, inherited, uuid);
             log::write_all(wr.as_fd(), &[c as u8]);
             sys::exit_group(c)
         }
@@ -225,8 +221,12 @@ fn launch(
             log::fail(
                 e,
                 match e {
-                    Errno::PERM => "clone namespaces: %: needs CAP_SYS_ADMIN (--cap-add SYS_ADMIN) or --mode child",
-                    Errno::NOSPC | Errno::USERS => "clone namespaces: %: namespace limit reached: raise user.max_*_namespaces",
+                    Errno::PERM => {
+                        "clone namespaces: %: needs --cap-add SYS_ADMIN, or --mode child"
+                    }
+                    Errno::NOSPC | Errno::USERS => {
+                        "clone namespaces: %: raise user.max_*_namespaces"
+                    }
                     _ => "clone namespaces: %: check the pids limit and memory",
                 },
             );
@@ -245,13 +245,9 @@ fn boot(
     cmd: Vector,
     envp: Vector,
     inherited: &Inherited,
-    vars: &GuestVars,
+    uuid: &CStr,
 ) -> i32 {
     let mut table = Table::new();
-    let env = match vars.env(envp) {
-        Ok(env) => env,
-        Err(c) => return c,
-    };
     let boot_id = guest::uuid();
     let prepared = (|| -> Step {
         // MS_MOVE fails with EINVAL under a shared parent (DESIGN.md fact 1).
@@ -267,7 +263,7 @@ fn boot(
     if let Err(Failed(c)) = prepared {
         return c;
     }
-    guest::exec_guest(cfg, cmd, &env, envp, inherited)
+    guest::exec_guest(cfg, cfg.drop_caps, cmd, envp, Some(uuid), inherited)
 }
 
 /// `--mode chroot`: bind the container's mounts into the root, bind `/proc`, chroot and exec
@@ -280,20 +276,11 @@ pub fn chroot(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         Ok(r) => r,
         Err(c) => return c,
     };
-    let vars = GuestVars::new();
-    let env = match vars.env(envp) {
-        Ok(env) => env,
-        Err(c) => return c,
-    };
+    let mut uuid = [0u8; 52];
+    let uuid = uuid_var(&mut uuid);
     // Nothing is blocked or reset in this mode: the guest inherits our state unchanged.
-    let inherited = Inherited { mask: 0, chld_ignored: false };
-    let inherited = match sys::sigprocmask(sys::How::SetMask, 0) {
-        Ok(mask) => {
-            let _ = sys::sigprocmask(sys::How::SetMask, mask);
-            Inherited { mask, ..inherited }
-        }
-        Err(_) => inherited,
-    };
+    let mask = sys::sigprocmask(sys::How::Block, 0).unwrap_or(0);
+    let inherited = Inherited { mask, chld_ignored: false };
     let mut table = Table::new();
     if root != c"/" {
         if let Err(Failed(c)) = guest::read_mounts(&mut table)
@@ -302,5 +289,5 @@ pub fn chroot(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
             return c;
         }
     }
-    guest::exec_guest(cfg, command(cmd), &env, envp, &inherited)
+    guest::exec_guest(cfg, cfg.drop_caps, command(cmd), envp, Some(uuid), &inherited)
 }

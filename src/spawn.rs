@@ -11,7 +11,7 @@ use rustix::io::Errno;
 
 /// The signal state nestinit inherited and the command must get back (DESIGN.md fact 4):
 /// catatonit and dumb-init leak their own mask into the child; tini captures it in one struct.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub struct Inherited {
     pub mask: sys::SigSet,
     /// SIGCHLD was SIG_IGN: the supervisor resets it (it would lose exit statuses to
@@ -42,16 +42,19 @@ impl Inherited {
 pub const MAX_ENV: usize = 1024;
 
 /// A NULL-terminated environment vector for the command: the caller's, without `NESTINIT_*`
-/// and `INIT_DROP_CAP`, plus `extra` entries (each replacing a variable of the same name).
+/// and `INIT_DROP_CAP`. A guest also gets its `container_uuid=` (in place of any inherited
+/// one) and `container=docker` unless the runtime set `container` (after the root switch
+/// systemd cannot see `/.dockerenv`, DESIGN.md fact 9).
 pub struct Env {
     /// NULL after the last entry: one more slot than entries.
     ptrs: [*const c_char; MAX_ENV + 1],
 }
 
 impl Env {
+    /// `uuid` is the guest's `container_uuid=` entry, `None` for a command that is no guest.
     /// Fails with one logged line and the setup exit code when the vector is full.
-    pub fn build(envp: Vector, extra: &[&CStr]) -> Result<Env, i32> {
-        Self::fill(envp, extra).map_err(|_| {
+    pub fn build(envp: Vector, uuid: Option<&CStr>) -> Result<Env, i32> {
+        Self::fill(envp, uuid).map_err(|_| {
             log::say(
                 log::ERROR,
                 "environment: more than % variables: pass fewer",
@@ -61,21 +64,27 @@ impl Env {
         })
     }
 
-    fn fill(envp: Vector, extra: &[&CStr]) -> Result<Env, ()> {
+    fn fill(envp: Vector, uuid: Option<&CStr>) -> Result<Env, ()> {
         let mut env = Env { ptrs: [core::ptr::null(); MAX_ENV + 1] };
-        fn name(e: &CStr) -> Option<&[u8]> {
-            nestinit::text::split(e.to_bytes(), b'=').next()
-        }
-        let kept = envp.iter().filter(|e| {
-            let b = e.to_bytes();
-            !(b.starts_with(b"NESTINIT_")
-                || b.starts_with(b"INIT_DROP_CAP=")
-                || extra.iter().any(|x| name(x) == name(e)))
-        });
         // The last slot stays NULL.
         let mut slots = env.ptrs.iter_mut().take(MAX_ENV);
-        for p in kept.map(CStr::as_ptr).chain(extra.iter().map(|x| x.as_ptr())) {
-            *slots.next().ok_or(())? = p;
+        let mut container = false;
+        for e in envp.iter() {
+            let b = e.to_bytes();
+            container |= b.starts_with(b"container=");
+            if b.starts_with(b"NESTINIT_")
+                || b.starts_with(b"INIT_DROP_CAP=")
+                || (uuid.is_some() && b.starts_with(b"container_uuid="))
+            {
+                continue;
+            }
+            *slots.next().ok_or(())? = e.as_ptr();
+        }
+        if let Some(uuid) = uuid {
+            if !container {
+                *slots.next().ok_or(())? = c"container=docker".as_ptr();
+            }
+            *slots.next().ok_or(())? = uuid.as_ptr();
         }
         Ok(env)
     }
@@ -105,7 +114,7 @@ const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 /// line.
 pub fn exec(argv: Vector, envp: *const *const c_char, path: Option<&CStr>) -> i32 {
     let Some(cmd) = argv.iter().next() else {
-        log::say(log::ERROR, "exec: no command given: pass one after the options", &[]);
+        log::say(log::ERROR, "exec: no command: pass one after the options", &[]);
         return code::NOT_FOUND;
     };
     let name = cmd.to_bytes();
@@ -119,7 +128,7 @@ pub fn exec(argv: Vector, envp: *const *const c_char, path: Option<&CStr>) -> i3
     };
     let (status, template) = match err {
         Errno::NOENT | Errno::NOTDIR => {
-            (code::NOT_FOUND, "exec %: %: command not found: check its path, PATH and the root")
+            (code::NOT_FOUND, "exec %: %: not found: check its path, PATH and the root")
         }
         Errno::NAMETOOLONG => (code::NOT_FOUND, "exec %: %: use a shorter path"),
         Errno::ACCESS | Errno::PERM => {

@@ -38,6 +38,8 @@ pub struct Supervisor {
     warned: bool,
     /// `exec` and `getshell`: every signal is passed on as is, stop requests included.
     relay: bool,
+    /// The signal state the command must get back ([`start`] captures it).
+    pub inherited: crate::spawn::Inherited,
 }
 
 /// What woke the loop.
@@ -102,7 +104,7 @@ impl Supervisor {
         if self.childless {
             return;
         }
-        log::say(log::INFO, "signalling the remaining processes with SIGTERM", &[]);
+        log::say(log::INFO, "sending SIGTERM to the remaining processes", &[]);
         self.signal_others(SIGTERM);
         self.deadline = Some(now().saturating_add(u64::from(self.stop_timeout) * 1_000_000_000));
         self.stopping = false;
@@ -117,7 +119,7 @@ impl Supervisor {
     }
 
     fn kill_others(&mut self) {
-        log::say(log::NOTICE, "remaining processes did not exit: killing them with SIGKILL", &[]);
+        log::say(log::NOTICE, "remaining processes did not exit: sending SIGKILL", &[]);
         self.deadline = None;
         self.signal_others(SIGKILL);
     }
@@ -222,7 +224,7 @@ impl Supervisor {
     fn send(&mut self, pid: i32, sig: i32) {
         match sys::kill(pid, sig) {
             Ok(()) | Err(Errno::SRCH) => {}
-            Err(e) => log::fail(e, "forward signal: %: the signal was not delivered; continuing"),
+            Err(e) => log::fail(e, "forward signal: %: not delivered; continuing"),
         }
     }
 
@@ -269,9 +271,9 @@ impl Supervisor {
 
 /// What every supervising mode does first: block signals (keeping what was inherited for the
 /// command), become subreaper unless PID 1. Failures here are fatal (exit 125).
-pub fn start(cfg: &Config<'_>) -> Result<(crate::spawn::Inherited, Supervisor), i32> {
+pub fn start(cfg: &Config<'_>) -> Result<Supervisor, i32> {
     let inherited = crate::spawn::Inherited::capture().map_err(|e| {
-        log::fail(e, "block signals: %: cannot supervise without it; check seccomp rules");
+        log::fail(e, "block signals: %: check seccomp rules");
         nestinit::exit::code::SETUP
     })?;
     let pid1 = is_pid1();
@@ -279,10 +281,10 @@ pub fn start(cfg: &Config<'_>) -> Result<(crate::spawn::Inherited, Supervisor), 
         // Orphans of the command re-parent to us rather than to the system's init, so we
         // can reap them and see them at shutdown.
         if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
-            log::fail(e, "become subreaper: %: orphans will re-parent to the system's init");
+            log::fail(e, "become subreaper: %: orphans will go to the system's init");
         }
     }
-    Ok((inherited, Supervisor::new(cfg, pid1)))
+    Ok(Supervisor { inherited, ..Supervisor::new(cfg, pid1) })
 }
 
 /// The supervisor keeps no directory busy (a volume it sits in could not be unmounted).
@@ -293,17 +295,12 @@ pub fn leave_cwd() {
     }
 }
 
-/// Our direct children, from `/proc/self/task/<pid>/children` (one thread, so tid = pid).
+/// Our direct children, from `/proc/thread-self/children` (`/proc/self/task/<tid>/children`;
+/// we have one thread, so its children are all of ours).
 fn for_each_child(mut f: impl FnMut(i32)) {
-    let mut buf = [0u8; 48];
-    let pid = i64::from(rustix::process::getpid().as_raw_nonzero().get());
-    let Ok(path) = crate::fsutil::path(&mut buf, "/proc/self/task/%/children", &[Arg::Num(pid)])
-    else {
-        return;
-    };
     // Streamed: a subreaper can have more children than any buffer holds.
     let mut pid: i32 = 0;
-    let _ = crate::fsutil::read_chunks(path, &mut |chunk| {
+    let _ = crate::fsutil::read_chunks(c"/proc/thread-self/children", &mut |chunk| {
         for &c in chunk {
             if c.is_ascii_digit() {
                 pid = pid.saturating_mul(10).saturating_add(i32::from(c - b'0'));
@@ -320,11 +317,8 @@ fn for_each_child(mut f: impl FnMut(i32)) {
 
 /// Whether `pid` blocks or catches SIGRTMIN+3, the way systemd does.
 pub fn is_systemd_like(pid: i32) -> bool {
-    let mut path = [0u8; 32];
     let mut buf = [0u8; 4096];
-    crate::fsutil::path(&mut path, "/proc/%/status", &[Arg::Num(i64::from(pid))])
-        .and_then(|path| crate::fsutil::read_file(path, &mut buf))
-        .is_ok_and(signals::handles_rtmin3)
+    crate::fsutil::read_proc(pid, "status", &mut buf).is_some_and(signals::handles_rtmin3)
 }
 
 /// Monotonic time in nanoseconds.

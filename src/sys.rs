@@ -105,6 +105,8 @@ pub fn execve(path: &CStr, argv: *const *const c_char, envp: *const *const c_cha
 #[repr(u32)]
 pub enum How {
     SetMask = k::SIG_SETMASK,
+    /// Adds the set to the mask; with an empty set, only reads the mask.
+    Block = k::SIG_BLOCK,
 }
 
 /// `rt_sigprocmask(how, set, old)` — changes the signal mask and returns the previous one.

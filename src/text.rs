@@ -48,16 +48,15 @@ impl<'a> Line<'a> {
                 Some(Arg::Str(s)) => self.push(s),
                 Some(&Arg::Num(n)) => self.num(n),
                 Some(&Arg::Sig(s)) => match crate::signals::name(s) {
-                    Some(name) => self.fmt("SIG%", &[Arg::Str(name)]),
+                    Some(name) => self.push(b"SIG").push(name),
                     None if s >= crate::signals::SIGRTMIN => {
-                        let n = i64::from(s - crate::signals::SIGRTMIN);
-                        self.fmt("SIGRTMIN+%", &[Arg::Num(n)])
+                        self.push(b"SIGRTMIN+").num(i64::from(s - crate::signals::SIGRTMIN))
                     }
-                    None => self.fmt("signal %", &[Arg::Num(i64::from(s))]),
+                    None => self.push(b"signal ").num(i64::from(s)),
                 },
                 Some(&Arg::Errno(e)) => match crate::errno::name(e) {
                     Some(name) => self.push(name),
-                    None => self.fmt("errno %", &[Arg::Num(i64::from(e))]),
+                    None => self.push(b"errno ").num(i64::from(e)),
                 },
                 None => self,
             };

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# rootfs.sh DIR: the end-to-end tier's guest, a Debian bookworm with systemd, made by
+#   debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm
+# once and cached: DIR is only ever a complete rootfs. debootstrap fills DIR.tmp, a stamp
+# holding the recipe is written last, then DIR.tmp is renamed to DIR; a DIR without the stamp
+# or with another recipe is rebuilt. Nothing is changed after debootstrap: no unit is masked.
+# The mirror is apt's own (E2E_DEBIAN_MIRROR overrides it). Runs as root; serialised by
+# DIR.lock so that concurrent callers build it once.
+set -euo pipefail
+dir=${1:?usage: rootfs.sh DIR}
+dir=$(realpath -m "$dir")
+recipe="debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm"
+stamp=.nestinit-e2e-rootfs
+
+complete() { [[ -f $dir/$stamp && $(cat "$dir/$stamp") == "$recipe" ]]; }
+
+mkdir -p "$(dirname "$dir")"
+exec 9>"$dir.lock"
+flock 9
+complete && exit 0
+
+# apt's configured Debian mirror (deb822 sources first, then one-line ones).
+mirror=${E2E_DEBIAN_MIRROR:-}
+if [[ -z $mirror ]]; then
+    mirror=$(awk '/^URIs:/ { uri = $2 } /^Suites:/ && / bookworm( |$)/ && uri != "" { print uri; exit }' \
+        /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+fi
+if [[ -z $mirror ]]; then
+    mirror=$(awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }' \
+        /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true)
+fi
+mirror=${mirror:-http://deb.debian.org/debian}
+
+echo "rootfs.sh: building $dir from $mirror (about a minute, 240 MB)" >&2
+rm -rf "$dir" "$dir.tmp"
+log=$(dirname "$dir")/debootstrap.log
+if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm "$dir.tmp" \
+    "$mirror" >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "rootfs.sh: debootstrap failed (full log: $log)" >&2
+    exit 1
+fi
+echo "$recipe" >"$dir.tmp/$stamp"
+sync -f "$dir.tmp/$stamp"
+mv "$dir.tmp" "$dir"

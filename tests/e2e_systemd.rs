@@ -1,0 +1,444 @@
+//! End-to-end tests with a real systemd: a Debian bookworm guest (debootstrap, built once and
+//! cached under `target/e2e/rootfs` by tests/e2e/rootfs.sh) booted by the release binary in
+//! nested mode, in three environments:
+//!
+//! - the project's own test container (tests/helpers/ctr.c) with a private cgroup namespace
+//!   (`--cgroupns`), a pty from `script` as its `/dev/console`, in a cgroup of its own;
+//! - podman with runc, from the image that the top-level `Dockerfile` builds, with the flags of
+//!   DESIGN.md "Testing" and its storage in a temp dir;
+//! - `podman kube play` of examples/pod.yaml, its hostPath pointed at the cached rootfs.
+//!
+//! In each the guest boots to `running` (`degraded` fails and prints the failed units), `/init
+//! status` sees a systemd-like guest, `systemctl poweroff` and `halt` end the container with 0,
+//! `systemctl reboot` boots it again in place with a new boot id (or ends it with 133 under
+//! `--on-reboot exit`), and a stop request shuts systemd down cleanly, without the SIGKILL of
+//! nestinit's stop timeout. Every test checks that the host's mount table, its cgroup tree (the
+//! directories at depth 1 of each hierarchy, and of the test's own cgroup) and the options of
+//! its cgroup mounts are unchanged afterwards, and cleans up on every path (Drop guards).
+//!
+//! Needs root. tests/e2e/setup.sh installs debootstrap, podman, runc and catatonit when
+//! missing. The tests run one at a time, on the whole machine (a file lock); each one that
+//! boots prints its timings on stderr (`cargo test --release --test e2e_systemd --
+//! --nocapture` shows them). tests/e2e/host.rs holds the host checks and the cgroups the
+//! containers live in, tests/e2e/runtimes.rs the three environments.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+#[path = "e2e/host.rs"]
+mod host;
+#[path = "e2e/runtimes.rs"]
+mod runtimes;
+
+use common::{heavy_lock, nestinit};
+use host::{CgroupTrees, HostState, MachineLock};
+use runtimes::{ctr_guest, KubeGuest, PodmanGuest};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The image the tests build from the Dockerfile; examples/pod.yaml names it too.
+const IMAGE: &str = "localhost/nestinit:test";
+/// The Pod's name and its container's in examples/pod.yaml; podman names the container
+/// `POD-CONTAINER`.
+const POD: &str = "debian-guest";
+const POD_CONTAINER: &str = "debian-guest-guest";
+/// The rootfs path examples/pod.yaml holds, replaced by the cached rootfs in the played copy.
+const POD_HOST_PATH: &str = "/srv/guests/debian";
+/// The guest's command line in the test container and under podman. No getty on the console
+/// (DESIGN.md: `systemd.getty_auto=0` when there is a terminal).
+const GUEST: [&str; 2] = ["/sbin/init", "systemd.getty_auto=0"];
+
+/// Boot to `running`, a power-off to the container's end: generous for a loaded 2-core CI.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
+const END_TIMEOUT: Duration = Duration::from_secs(60);
+/// What one command (an exec, a podman call) may take before `timeout` ends it.
+const COMMAND_TIMEOUT: &str = "120";
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn script(name: &str) -> PathBuf {
+    manifest_dir().join("tests/e2e").join(name)
+}
+
+/// The cargo target dir, found from the binary under test (`target/release/nestinit`).
+fn target_dir() -> PathBuf {
+    let exe = nestinit();
+    exe.parent().and_then(Path::parent).map_or_else(|| PathBuf::from("target"), Path::to_path_buf)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set-up: packages and the cached rootfs
+
+struct Setup {
+    rootfs: PathBuf,
+}
+
+static SETUP: OnceLock<Result<Setup, String>> = OnceLock::new();
+
+/// Installs the packages (when missing) and builds the rootfs (when missing or incomplete),
+/// once per test binary.
+fn setup() -> &'static Setup {
+    let s = SETUP.get_or_init(|| {
+        run_script("setup.sh", &[])?;
+        let rootfs = target_dir().join("e2e/rootfs");
+        let started = Instant::now();
+        run_script("rootfs.sh", &[rootfs.as_os_str()])?;
+        eprintln!("e2e: rootfs ready in {:.1?}: {}", started.elapsed(), rootfs.display());
+        Ok(Setup { rootfs })
+    });
+    match s {
+        Ok(s) => s,
+        Err(e) => panic!("e2e set-up failed: {e}"),
+    }
+}
+
+fn run_script(name: &str, args: &[&OsStr]) -> Result<(), String> {
+    let out = Command::new("bash")
+        .arg(script(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("running {name}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{name} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+/// `s` quoted for sh.
+fn sh_quote(s: &OsStr) -> String {
+    format!("'{}'", String::from_utf8_lossy(s.as_bytes()).replace('\'', "'\\''"))
+}
+
+/// Text without ANSI escape sequences and carriage returns (the console is a terminal).
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+            }
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `timeout -k 5 SECS CMD`: no command of a test can hang it.
+fn timed(cmd: &str) -> Command {
+    let mut c = Command::new("timeout");
+    c.args(["-k", "5", COMMAND_TIMEOUT, cmd]);
+    c.stdin(Stdio::null());
+    c
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+/// SIGKILLs `pids`, ignoring those already gone.
+fn kill_pids(pids: &[u32]) {
+    if pids.is_empty() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .arg("-9")
+        .args(pids.iter().map(u32::to_string))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Runs `body` under the e2e locks with the set-up done, then checks the host. The body's
+/// guards (containers, cgroups, storage) are dropped before the check.
+fn e2e(body: impl FnOnce(&Setup)) {
+    let _lock = heavy_lock();
+    let _machine = MachineLock::take();
+    let s = setup();
+    drop(CgroupTrees::stale());
+    let before = HostState::capture();
+    body(s);
+    before.assert_unchanged();
+}
+
+// ---------------------------------------------------------------------------------------------
+// A guest in one of the environments
+
+trait Guest {
+    /// `/init ARGS` in the container (`exec ...`, `status`), as `docker exec` would run it.
+    fn init(&mut self, args: &[&str]) -> Output;
+    /// Asks the container to stop: SIGTERM to its PID 1, or `podman stop`.
+    fn stop(&mut self);
+    fn is_running(&mut self) -> bool;
+    /// Waits for the container's end and returns its exit status.
+    fn wait_end(&mut self, timeout: Duration) -> i32;
+    /// nestinit's lines, plain.
+    fn nestinit_log(&mut self) -> String;
+    /// The console (systemd's status lines), plain.
+    fn console(&mut self) -> String;
+    fn name(&self) -> &'static str;
+
+    /// `/init exec ARGS`.
+    fn exec(&mut self, args: &[&str]) -> Output {
+        let mut v = vec!["exec"];
+        v.extend_from_slice(args);
+        self.init(&v)
+    }
+
+    /// Everything worth printing when a check fails.
+    fn dump(&mut self) -> String {
+        format!("nestinit:\n{}\nconsole:\n{}", self.nestinit_log(), self.console())
+    }
+}
+
+/// Waits until `systemctl is-system-running --wait` says `running` and returns the time it
+/// took; `degraded` (or any other final state) fails the test with the failed units.
+fn wait_running(g: &mut dyn Guest) -> Duration {
+    let started = Instant::now();
+    loop {
+        let out = g.exec(&["systemctl", "is-system-running", "--wait"]);
+        let state = text(&out.stdout).trim().to_string();
+        match state.as_str() {
+            "running" => return started.elapsed(),
+            "degraded" | "maintenance" | "stopping" => {
+                let failed = g.exec(&["systemctl", "--no-pager", "--full", "--failed"]);
+                let status =
+                    g.exec(&["systemctl", "--no-pager", "--full", "status", "--state=failed"]);
+                panic!(
+                    "{}: the guest is {state}, not running. Failed units:\n{}\n{}\n{}",
+                    g.name(),
+                    text(&failed.stdout),
+                    text(&status.stdout),
+                    g.dump()
+                );
+            }
+            // Not up yet: no guest, no bus, no answer.
+            _ => {}
+        }
+        assert!(
+            g.is_running(),
+            "{}: the container ended before the guest ran; last answer: {}\n{}",
+            g.name(),
+            describe(&out),
+            g.dump()
+        );
+        assert!(
+            started.elapsed() < BOOT_TIMEOUT,
+            "{}: not running after {BOOT_TIMEOUT:?}; last answer: {}\n{}",
+            g.name(),
+            describe(&out),
+            g.dump()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn boot_id(g: &mut dyn Guest) -> Option<String> {
+    let out = g.exec(&["cat", "/proc/sys/kernel/random/boot_id"]);
+    let id = text(&out.stdout).trim().to_string();
+    (out.status.success() && id.len() == 36).then_some(id)
+}
+
+fn assert_end(g: &mut dyn Guest, code: i32, expect_line: &str) {
+    let got = g.wait_end(END_TIMEOUT);
+    let log = g.nestinit_log();
+    assert_eq!(got, code, "{}: the container's exit status\n{}", g.name(), g.dump());
+    assert!(
+        log.contains(expect_line),
+        "{}: nestinit should log {expect_line:?}\n{}",
+        g.name(),
+        g.dump()
+    );
+}
+
+fn check_status(g: &mut dyn Guest) {
+    let out = g.init(&["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}: /init status: {}", g.name(), describe(&out));
+    let s = text(&out.stdout);
+    assert!(s.contains("systemd-like yes"), "{}: /init status: {s}", g.name());
+    assert!(s.contains("command /sbin/init"), "{}: /init status: {s}", g.name());
+}
+
+/// Boots to running, checks `/init status`, then `systemctl VERB` (poweroff or halt) ends the
+/// container with 0.
+fn scenario_power(g: &mut dyn Guest, verb: &str) {
+    let booted = wait_running(g);
+    check_status(g);
+    let asked = Instant::now();
+    let _ = g.exec(&["systemctl", verb]);
+    assert_end(g, 0, "guest powered off or halted: exiting with status 0");
+    let console = g.console();
+    let target = if verb == "halt" { "System Halt" } else { "System Power Off" };
+    assert!(
+        console.contains(target),
+        "{}: the console should show {target:?}\n{console}",
+        g.name()
+    );
+    eprintln!(
+        "e2e: {}: running after {booted:.2?}; {verb} to exit {:.2?}",
+        g.name(),
+        asked.elapsed()
+    );
+}
+
+/// `systemctl reboot` boots the guest again in place: a new boot id, the container still up.
+fn scenario_reboot(g: &mut dyn Guest) {
+    let booted = wait_running(g);
+    let first = boot_id(g).unwrap_or_else(|| panic!("{}: no boot id\n{}", g.name(), g.dump()));
+    let asked = Instant::now();
+    let _ = g.exec(&["systemctl", "reboot"]);
+    let second = loop {
+        assert!(g.is_running(), "{}: the container ended on reboot\n{}", g.name(), g.dump());
+        assert!(
+            asked.elapsed() < BOOT_TIMEOUT,
+            "{}: no new boot after {BOOT_TIMEOUT:?}\n{}",
+            g.name(),
+            g.dump()
+        );
+        match boot_id(g) {
+            Some(id) if id != first => break id,
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    let new_boot = asked.elapsed();
+    wait_running(g);
+    let rebooted = asked.elapsed();
+    assert!(g.is_running());
+    let log = g.nestinit_log();
+    assert!(log.contains("guest rebooted: booting it again"), "{}: {log}", g.name());
+    assert!(log.contains("boot 2)"), "{}: {log}", g.name());
+    assert_ne!(first, second);
+    let _ = g.exec(&["systemctl", "poweroff"]);
+    assert_end(g, 0, "guest powered off or halted: exiting with status 0");
+    eprintln!(
+        "e2e: {}: running after {booted:.2?}; reboot to a new boot id {new_boot:.2?}, to running again {rebooted:.2?}",
+        g.name()
+    );
+}
+
+/// Under `--on-reboot exit`, `systemctl reboot` ends the container with 133.
+fn scenario_reboot_exit(g: &mut dyn Guest) {
+    wait_running(g);
+    let _ = g.exec(&["systemctl", "reboot"]);
+    assert_end(g, 133, "guest rebooted: exiting with status 133");
+}
+
+/// A stop request halts systemd cleanly: its shutdown targets on the console, no SIGKILL.
+fn scenario_stop(g: &mut dyn Guest) {
+    let booted = wait_running(g);
+    let asked = Instant::now();
+    g.stop();
+    assert_end(g, 0, "guest powered off or halted: exiting with status 0");
+    let stopped = asked.elapsed();
+    let log = g.nestinit_log();
+    assert!(log.contains("stop requested by SIGTERM"), "{}: {}", g.name(), g.dump());
+    assert!(
+        !log.contains("stop timeout reached"),
+        "{}: SIGKILL was needed\n{}",
+        g.name(),
+        g.dump()
+    );
+    let console = g.console();
+    for want in ["Reached target shutdown.target", "System Shutdown"] {
+        assert!(console.contains(want), "{}: the console lacks {want:?}\n{console}", g.name());
+    }
+    assert!(
+        console.contains("System Halt") || console.contains("System Power Off"),
+        "{}: the console shows no halt or power-off\n{console}",
+        g.name()
+    );
+    eprintln!("e2e: {}: running after {booted:.2?}; stop to exit {stopped:.2?}", g.name());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+
+#[test]
+fn ctr_boots_to_running_and_powers_off() {
+    e2e(|s| scenario_power(&mut ctr_guest(s, &[]), "poweroff"));
+}
+
+#[test]
+fn ctr_halt_ends_the_container_with_0() {
+    e2e(|s| scenario_power(&mut ctr_guest(s, &[]), "halt"));
+}
+
+#[test]
+fn ctr_reboot_boots_the_guest_again() {
+    e2e(|s| scenario_reboot(&mut ctr_guest(s, &[])));
+}
+
+#[test]
+fn ctr_reboot_with_on_reboot_exit_ends_with_133() {
+    e2e(|s| scenario_reboot_exit(&mut ctr_guest(s, &["--on-reboot", "exit"])));
+}
+
+#[test]
+fn ctr_sigterm_shuts_systemd_down_cleanly() {
+    e2e(|s| scenario_stop(&mut ctr_guest(s, &[])));
+}
+
+#[test]
+fn podman_boots_to_running_and_powers_off() {
+    e2e(|s| scenario_power(&mut PodmanGuest::start(s, &[]), "poweroff"));
+}
+
+#[test]
+fn podman_halt_ends_the_container_with_0() {
+    e2e(|s| scenario_power(&mut PodmanGuest::start(s, &[]), "halt"));
+}
+
+#[test]
+fn podman_reboot_boots_the_guest_again() {
+    e2e(|s| scenario_reboot(&mut PodmanGuest::start(s, &[])));
+}
+
+#[test]
+fn podman_reboot_with_on_reboot_exit_ends_with_133() {
+    e2e(|s| scenario_reboot_exit(&mut PodmanGuest::start(s, &["--on-reboot", "exit"])));
+}
+
+#[test]
+fn podman_stop_shuts_systemd_down_cleanly() {
+    e2e(|s| scenario_stop(&mut PodmanGuest::start(s, &[])));
+}
+
+#[test]
+fn kube_play_pod_boots_to_running_and_powers_off() {
+    e2e(|s| {
+        let mut k = KubeGuest::play(s);
+        scenario_power(&mut k.guest, "poweroff");
+        k.down();
+    });
+}
