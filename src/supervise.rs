@@ -106,7 +106,7 @@ impl Supervisor {
         }
         log::say(log::INFO, "sending SIGTERM to the remaining processes", &[]);
         self.signal_others(SIGTERM);
-        self.deadline = Some(now().saturating_add(u64::from(self.stop_timeout) * 1_000_000_000));
+        self.arm_deadline();
         self.stopping = false;
         while !self.childless {
             match self.next_signal() {
@@ -183,13 +183,7 @@ impl Supervisor {
             return;
         }
         if self.stopping {
-            log::say(
-                log::NOTICE,
-                "second stop request: killing pid % with SIGKILL",
-                &[Arg::Num(i64::from(main))],
-            );
-            self.deadline = None;
-            self.send(main, SIGKILL);
+            self.kill_main(main, "second stop request");
             return;
         }
         self.stopping = true;
@@ -207,17 +201,27 @@ impl Supervisor {
             ],
         );
         self.send(main, stop);
+        self.arm_deadline();
+    }
+
+    /// The stop escalates to SIGKILL after the stop timeout.
+    fn arm_deadline(&mut self) {
         self.deadline = Some(now().saturating_add(u64::from(self.stop_timeout) * 1_000_000_000));
+    }
+
+    fn kill_main(&mut self, main: i32, why: &str) {
+        log::say(
+            log::NOTICE,
+            "%: killing pid % with SIGKILL",
+            &[Arg::Str(why.as_bytes()), Arg::Num(i64::from(main))],
+        );
+        self.deadline = None;
+        self.send(main, SIGKILL);
     }
 
     fn on_deadline(&mut self) {
         if let Some(main) = self.main {
-            log::say(
-                log::NOTICE,
-                "stop timeout reached: killing pid % with SIGKILL",
-                &[Arg::Num(i64::from(main))],
-            );
-            self.send(main, SIGKILL);
+            self.kill_main(main, "stop timeout reached");
         }
     }
 

@@ -143,6 +143,7 @@ pub fn tokens(s: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
     split(s, sep).filter(|t| !t.is_empty())
 }
 
+/// The iterator of [`split`].
 pub struct Split<'a> {
     rest: Option<&'a [u8]>,
     sep: u8,
@@ -185,12 +186,18 @@ pub fn word(list: &'static str, n: usize) -> Option<&'static [u8]> {
 
 /// The position of `name` in a space-separated list, ignoring ASCII case.
 pub fn position_ci(list: &'static str, name: &[u8]) -> Option<usize> {
-    words(list).position(|w| eq_ci(name, w))
+    find(list, name, true)
 }
 
 /// The position of `name` in a space-separated list, exactly.
 pub fn position(list: &'static str, name: &[u8]) -> Option<usize> {
-    words(list).position(|w| name == w)
+    find(list, name, false)
+}
+
+/// One copy of the search for both.
+#[inline(never)]
+fn find(list: &'static str, name: &[u8], ignore_case: bool) -> Option<usize> {
+    words(list).position(|w| if ignore_case { eq_ci(name, w) } else { name == w })
 }
 
 #[cfg(test)]
