@@ -209,6 +209,23 @@ pub fn sigtimedwait(set: SigSet, timeout: Option<&k::__kernel_timespec>) -> Resu
             [&set as *const SigSet as usize, info.as_mut_ptr() as usize, ts, 8, 0, 0],
         )
     };
+    // 32-bit: an emulator or kernel without the time64 call (qemu-user 7.2 has none) gets the
+    // classic one with a 32-bit timespec, which holds any stop timeout.
+    #[cfg(target_pointer_width = "32")]
+    let r = match (check(r), timeout) {
+        (Err(Errno::NOSYS), t) => {
+            let old = t.map(|t| [t.tv_sec as i32, t.tv_nsec as i32]);
+            let ts = old.as_ref().map_or(0, |o| o.as_ptr() as usize);
+            // SAFETY: as above, with `ts` NULL or a valid 32-bit timespec.
+            unsafe {
+                syscall(
+                    k::__NR_rt_sigtimedwait,
+                    [&set as *const SigSet as usize, info.as_mut_ptr() as usize, ts, 8, 0, 0],
+                )
+            }
+        }
+        _ => r,
+    };
     check(r)?;
     let [signo, _errno, _code, pid, ..] = info;
     Ok(SigInfo { signo, pid })
@@ -302,21 +319,36 @@ pub fn kill(pid: i32, sig: i32) -> Result<(), Errno> {
     check(unsafe { syscall(k::__NR_kill, [pid as usize, sig as usize, 0, 0, 0, 0]) }).map(|_| ())
 }
 
-/// `clock_gettime(CLOCK_MONOTONIC)` in nanoseconds, as a plain system call. rustix's public
+/// `clock_gettime(clock)` in nanoseconds, as a plain system call. rustix's public
 /// `clock_gettime` always goes through its vDSO loader, which is 1.5 KiB of code for a clock
-/// nestinit reads only when a stop deadline is pending.
+/// nestinit reads only when a stop deadline is pending or `status` is asked.
 ///
 /// <https://man7.org/linux/man-pages/man2/clock_gettime.2.html>
-pub fn monotonic_ns() -> u64 {
+fn clock_ns(clock: u32) -> u64 {
     let mut ts = k::__kernel_timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a writable __kernel_timespec; CLOCK_MONOTONIC cannot fail.
-    unsafe {
-        syscall(
-            NR_CLOCK_GETTIME,
-            [k::CLOCK_MONOTONIC as usize, &mut ts as *mut _ as usize, 0, 0, 0, 0],
-        )
+    // SAFETY: `ts` is a writable __kernel_timespec; the clocks used here cannot fail.
+    let r = unsafe {
+        syscall(NR_CLOCK_GETTIME, [clock as usize, &mut ts as *mut _ as usize, 0, 0, 0, 0])
     };
+    // 32-bit without the time64 call: the classic one with a 32-bit timespec.
+    #[cfg(target_pointer_width = "32")]
+    if r == -(Errno::NOSYS.raw_os_error() as isize) {
+        let mut old = [0i32; 2];
+        // SAFETY: `old` is a writable 32-bit timespec.
+        unsafe {
+            syscall(k::__NR_clock_gettime, [clock as usize, old.as_mut_ptr() as usize, 0, 0, 0, 0])
+        };
+        let [sec, nsec] = old;
+        ts = k::__kernel_timespec { tv_sec: sec.into(), tv_nsec: nsec.into() };
+    }
+    #[cfg(target_pointer_width = "64")]
+    let _ = r;
     (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the stop deadline's clock.
+pub fn monotonic_ns() -> u64 {
+    clock_ns(k::CLOCK_MONOTONIC)
 }
 
 /// `close_range(first, ~0, 0)` — closes every descriptor from `first` on, so that a command
@@ -330,16 +362,8 @@ pub fn close_from(first: u32) -> Result<(), Errno> {
         .map(|_| ())
 }
 
-/// `clock_gettime(CLOCK_BOOTTIME)` in clock ticks of 1/100 s, the unit of a process's start
-/// time in `/proc/PID/stat` (USER_HZ is 100 on every Linux architecture).
+/// CLOCK_BOOTTIME in clock ticks of 1/100 s, the unit of a process's start time in
+/// `/proc/PID/stat` (USER_HZ is 100 on every Linux architecture).
 pub fn boottime_ticks() -> u64 {
-    let mut ts = k::__kernel_timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a writable __kernel_timespec; CLOCK_BOOTTIME cannot fail.
-    unsafe {
-        syscall(
-            NR_CLOCK_GETTIME,
-            [k::CLOCK_BOOTTIME as usize, &mut ts as *mut _ as usize, 0, 0, 0, 0],
-        )
-    };
-    (ts.tv_sec as u64).saturating_mul(100).saturating_add(ts.tv_nsec as u64 / 10_000_000)
+    clock_ns(k::CLOCK_BOOTTIME) / 10_000_000
 }
