@@ -29,8 +29,9 @@ Usage: /init [OPTIONS] [--] [CMD [ARG...]]  boot CMD (default /sbin/init) as the
        /init status  describe the guest; exit 0 only if one runs
        /init --help | --version
 Options [environment variable; the flag wins]:
-  --mode nested|child|chroot [NESTINIT_MODE]  nested (default): guest in new mount and PID
-      namespaces; child: CMD as a child, tini-style; chroot: bind mounts, chroot, exec
+  --mode nested|child|chroot [NESTINIT_MODE]  nested (default): guest in new mount, PID
+      and cgroup namespaces; child: CMD as a child, tini-style; chroot: bind mounts, chroot,
+      exec
   --root DIR [NESTINIT_ROOT]  the guest's root, default /data00; / keeps ours
   --stop-signal SIG|auto [NESTINIT_STOP_SIGNAL]  what SIGTERM/SIGINT become; auto:
       SIGRTMIN+3 if the guest blocks or catches it (systemd), else unchanged

@@ -16,6 +16,10 @@
  *                             write DIR/ready, wait for it, write "got SIG" to DIR/got, halt
  *   guest ignore-term DIR     ignore SIGTERM (SIGRTMIN+3 left alone), write DIR/ready, sleep
  *   guest clone3              print "clone3=ERRNO" for an (invalid, harmless) clone3 call
+ *   guest drop-bnd CAP PROG [ARG...]
+ *                             drop capability number CAP from the bounding set, exec PROG
+ *   guest fds                 print "fds=N N ..." : its open descriptors, ascending, without
+ *                             the one it reads /proc/self/fd through
  *
  * Files in DIR are written as DIR/.NAME.tmp and renamed, so a reader sees them whole.
  *
@@ -35,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -366,10 +371,53 @@ static int cmd_ignore_term(const char *dir)
     return 0;
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+static int cmd_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) {
+        perror("guest: opendir /proc/self/fd");
+        return 111;
+    }
+    int fds[1024], n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 1024) {
+        if (e->d_name[0] == '.')
+            continue;
+        int fd = atoi(e->d_name);
+        if (fd != dirfd(d))
+            fds[n++] = fd;
+    }
+    closedir(d);
+    qsort(fds, n, sizeof *fds, cmp_int);
+    fputs("fds=", stdout);
+    for (int i = 0; i < n; i++)
+        printf(i ? " %d" : "%d", fds[i]);
+    putchar('\n');
+    fflush(stdout);
+    return 0;
+}
+
+static int cmd_drop_bnd(int cap, char **argv)
+{
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+        perror("guest: PR_CAPBSET_DROP");
+        return 111;
+    }
+    execv(argv[0], argv);
+    fprintf(stderr, "guest: exec %s: %s\n", argv[0], strerror(errno));
+    return 127;
+}
+
 static int usage(void)
 {
     fputs("usage: guest report [FILE...] | exit N | segv | reboot | poweroff | halt\n"
-          "     | count-boots FILE N | block-rtmin3 DIR | ignore-term DIR | clone3\n",
+          "     | count-boots FILE N | block-rtmin3 DIR | ignore-term DIR | clone3 | fds\n"
+          "     | drop-bnd CAP PROG [ARG...]\n",
           stderr);
     return 2;
 }
@@ -410,5 +458,9 @@ int main(int argc, char **argv)
         kv("clone3", clone3_result());
         return 0;
     }
+    if (!strcmp(c, "drop-bnd") && n >= 2)
+        return cmd_drop_bnd(atoi(a[0]), a + 1);
+    if (!strcmp(c, "fds") && n == 0)
+        return cmd_fds();
     return usage();
 }
