@@ -100,6 +100,12 @@ fn no_guest() -> i32 {
 /// of `main`, which every mode touches.
 #[inline(never)]
 pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
+    // Without the right to look at PID 1's namespaces no guest could be found; say why rather
+    // than "no guest".
+    if let Err(e) = rustix::fs::stat(c"/proc/1/ns/pid") {
+        log::fail(e, "read /proc/1/ns/pid: %: run as root with the container's capabilities");
+        return code::SETUP;
+    }
     let Some(guest) = find_guest() else { return no_guest() };
     match cfg.action {
         Action::Status => status(&guest),

@@ -414,6 +414,23 @@ fn no_guest_exits_3_for_exec_getshell_and_status() {
 }
 
 #[test]
+fn a_caller_without_the_containers_privileges_is_told_why() {
+    // Without CAP_SYS_PTRACE the caller may not look at PID 1's namespaces (the container's
+    // /init keeps it): that is a setup error naming the file, not "no guest".
+    let g = Guest::sh();
+    let mut cmd = Command::new("nsenter");
+    cmd.args(["-t", &g.pid.to_string(), "-m", "-p", "--"]);
+    cmd.args(["/data00/bin/guest", "drop-bnd", "19", "/init", "exec", "true"]);
+    cmd.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    let out = run_timed(cmd);
+    assert_eq!(out.code, 125, "{out:?}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {out:?}");
+    assert!(lines[0].starts_with("nestinit: read /proc/1/ns/pid: EACCES: "), "{out:?}");
+    g.stop(0);
+}
+
+#[test]
 fn exec_works_with_a_read_only_container_root() {
     let g = Guest::sh();
     // Read-only in the container's mount namespace only (the host's table is checked at
