@@ -39,13 +39,24 @@ struct Init {
     env: &'static [(&'static str, &'static str)],
 }
 
-/// The inits compared, in report order. Adding one is adding an entry (e.g. nestinit's nested
-/// mode once it exists: `Init { name: "nestinit nested", exe: Exe::Nestinit, args: &["--mode",
-/// "nested", "--root", "/", "--"], env: &[] }`). Nestinit entries are checked against the
-/// targets below.
+/// In an init's arguments: the guest root directory (`target/bench-guest`), which makes the
+/// entry a nested one: the workload programs are copied into that directory at the absolute
+/// paths they have on the host, the init gets its own mount namespace with / rprivate (`+ns`
+/// for pidns1 and sigping), and the command runs as PID 1 of the guest's namespaces.
+const GUEST: &str = "{guest}";
+
+/// The inits compared, in report order. Adding one is adding an entry. Nestinit entries are
+/// checked against the targets below.
 const INITS: &[Init] = &[
     Init { name: "none", exe: Exe::None, args: &[], env: &[] },
     Init { name: "nestinit child", exe: Exe::Nestinit, args: &["--mode", "child", "--"], env: &[] },
+    // Nested mode booting the guest directory: `-q` keeps its lifecycle lines off stderr.
+    Init {
+        name: "nestinit nested",
+        exe: Exe::Nestinit,
+        args: &["--mode", "nested", "--root", GUEST, "-q", "--"],
+        env: &[],
+    },
     Init {
         name: "tini-static",
         exe: Exe::System { path: "/usr/bin/tini-static", package: "tini" },
@@ -115,10 +126,19 @@ impl Settings {
     }
 }
 
+impl Init {
+    /// Whether the init boots a guest from [`GUEST`] (its command is the guest's PID 1).
+    fn nested(&self) -> bool {
+        self.args.contains(&GUEST)
+    }
+}
+
 /// An init ready to run: its spec and resolved binary (None for the baseline).
 struct Ready {
     spec: &'static Init,
     bin: Option<PathBuf>,
+    /// The spec's arguments with [`GUEST`] resolved.
+    args: Vec<String>,
 }
 
 impl Ready {
@@ -126,12 +146,20 @@ impl Ready {
         self.bin.is_none()
     }
 
-    /// `INIT ARGS... CMD...` (just `CMD...` for the baseline).
+    fn nested(&self) -> bool {
+        self.spec.nested()
+    }
+
+    /// `INIT ARGS... CMD...` (just `CMD...` for the baseline), after `+ns` for a nested init
+    /// (pidns1 and sigping then give it a mount namespace of its own, / rprivate).
     fn argv(&self, cmd: &[String]) -> Vec<String> {
         let mut v = Vec::new();
         if let Some(bin) = &self.bin {
+            if self.nested() {
+                v.push("+ns".into());
+            }
             v.push(bin.display().to_string());
-            v.extend(self.spec.args.iter().map(|s| s.to_string()));
+            v.extend(self.args.iter().cloned());
         }
         v.extend(cmd.iter().cloned());
         v
@@ -183,6 +211,8 @@ struct Bench {
     root: PathBuf,
     target: PathBuf,
     helpers: PathBuf,
+    /// The guest root of nested inits.
+    guest: PathBuf,
     set: Settings,
     inits: Vec<Ready>,
     res: Vec<Results>,
@@ -208,10 +238,12 @@ fn run() -> Result<(), String> {
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
     let helpers = target.join("bench-helpers");
+    let guest = target.join("bench-guest");
     let mut b = Bench {
         root,
         target,
         helpers,
+        guest,
         set: Settings::from_env(),
         inits: Vec::new(),
         res: Vec::new(),
@@ -316,6 +348,9 @@ impl Bench {
             }
         }
         self.build_helpers()?;
+        if INITS.iter().any(|i| i.nested() && self.wanted(i)) {
+            self.build_guest()?;
+        }
         let nestinit = self.nestinit()?;
         let wanted: Vec<&'static Init> = INITS.iter().filter(|i| self.wanted(i)).collect();
         for init in wanted {
@@ -330,7 +365,9 @@ impl Bench {
                     Some(PathBuf::from(path))
                 }
             };
-            self.inits.push(Ready { spec: init, bin });
+            let guest = self.guest.display().to_string();
+            let args = init.args.iter().map(|a| if *a == GUEST { guest.clone() } else { a.to_string() });
+            self.inits.push(Ready { spec: init, bin, args: args.collect() });
             self.res.push(Results::default());
         }
         if !self.inits.iter().any(Ready::is_baseline) {
@@ -373,6 +410,32 @@ impl Bench {
                     String::from_utf8_lossy(&out.stderr)
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// The guest root of nested inits: `target/bench-guest`, holding every helper at the
+    /// absolute path it has on the host (so one command line works in and out of the guest).
+    /// Nested mode creates the mount points of the moved mounts in it (empty directories and
+    /// files, left in place); the mounts themselves live and die in the init's namespaces.
+    fn build_guest(&mut self) -> Result<(), String> {
+        let abs = |p: &Path| {
+            let a = std::fs::canonicalize(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            Ok::<PathBuf, String>(a)
+        };
+        std::fs::create_dir_all(&self.guest).map_err(|e| format!("{}: {e}", self.guest.display()))?;
+        self.guest = abs(&self.guest)?;
+        if self.guest == Path::new("/") {
+            return Err("the guest root must not be the host's root".into());
+        }
+        let helpers = abs(&self.helpers)?;
+        self.helpers = helpers.clone();
+        let rel = helpers.strip_prefix("/").map_err(|e| e.to_string())?;
+        let dir = self.guest.join(rel);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for name in HELPERS {
+            let (from, to) = (helpers.join(name), dir.join(name));
+            std::fs::copy(&from, &to).map_err(|e| format!("{}: {e}", to.display()))?;
         }
         Ok(())
     }
@@ -464,6 +527,7 @@ impl Bench {
         order.extend((0..self.inits.len()).filter(|&i| i != base));
         let mut given: Option<String> = None;
         for i in order {
+            let nested = self.inits.get(i).is_some_and(Ready::nested);
             for case in W4_CASES {
                 let argv = self.pidns1(i, &[], &[self.helper("exitwith"), case.arg.to_string()]);
                 let cell = match self.run_for(i, "W4", &argv) {
@@ -478,7 +542,7 @@ impl Bench {
                             Some(_) => format!("{sets} ✗"),
                         }
                     }
-                    Some(out) => w4_cell(case, &out.stdout, i == base),
+                    Some(out) => w4_cell(case, &out.stdout, i == base, nested),
                     None => "error".into(),
                 };
                 if let Some(res) = self.res.get_mut(i) {
@@ -573,6 +637,13 @@ impl Bench {
                     if self.inits.get(i).is_some_and(Ready::is_baseline) {
                         continue;
                     }
+                    if self.inits.get(i).is_some_and(Ready::nested) {
+                        match self.nested_hwm(i) {
+                            Ok(kib) => self.push(i, |r| &mut r.hwm_kib, kib),
+                            Err(e) => self.note(i, "memory", &e),
+                        }
+                        continue;
+                    }
                     let argv = self.pidns1(i, &["-p"], &[self.helper("hwm")]);
                     if let Some(out) = self.run_for(i, "memory", &argv) {
                         match field(&out.stdout, "VmHWM:", 0) {
@@ -605,6 +676,49 @@ impl Bench {
                     }
                 }
             }
+        }
+    }
+
+    /// PID-1 memory of a nested init: its command, `hwm wait`, is the guest's PID 1 and cannot
+    /// see the init, so the runner reads the init's `VmHWM` from the host's `/proc/PID/status`
+    /// (PID = pidns1's child, the init) while the command waits, then closes its stdin so it
+    /// exits. As in the other rows the init is then idle in its wait: reaping and exiting is
+    /// all that is left of its life.
+    fn nested_hwm(&self, i: usize) -> Result<f64, String> {
+        use std::io::{BufRead as _, BufReader, Read as _};
+        let argv = self.pidns1(i, &[], &[self.helper("hwm"), "wait".into()]);
+        let (prog, args) = argv.split_first().ok_or("empty command")?;
+        let mut cmd = Command::new(prog);
+        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // SAFETY: a no-op hook (fork+exec, as in `capture`).
+        unsafe {
+            cmd.pre_exec(|| Ok(()));
+        }
+        let mut child = cmd.spawn().map_err(|e| format!("{prog}: {e}"))?;
+        let mut out = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        let kib = if line.trim() == "ready" {
+            let pid = child.id();
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .ok()
+                .and_then(|c| c.split_whitespace().next().map(str::to_string))
+                .and_then(|init| std::fs::read_to_string(format!("/proc/{init}/status")).ok())
+                .and_then(|st| field(&st, "VmHWM:", 0))
+        } else {
+            None
+        };
+        drop(child.stdin.take());
+        let mut rest = String::new();
+        let _ = out.read_to_string(&mut rest);
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        let status = child.wait().map_err(|e| e.to_string())?;
+        match kib {
+            Some(k) if status.success() => Ok(k),
+            _ => Err(format!("no VmHWM of the init ({status}; stdout {line:?}; stderr {err:?})")),
         }
     }
 
@@ -685,6 +799,11 @@ impl Bench {
             ));
             let mut ms = vec![None; self.inits.len()];
             for i in self.order(round) {
+                if self.inits.get(i).is_some_and(Ready::nested) {
+                    // Not comparable: the orphans re-parent to the guest's PID 1, the workload
+                    // itself, which never reaps them (and its /proc/1 is itself).
+                    continue;
+                }
                 let mut cmd = Vec::new();
                 if i == base {
                     cmd.push(self.helper("autoreap"));
@@ -778,6 +897,14 @@ impl Bench {
         let per = |f: &dyn Fn(&Results, bool) -> String| -> Vec<String> {
             self.inits.iter().zip(&self.res).map(|(r, res)| f(res, r.is_baseline())).collect()
         };
+        // W2 cells of nested inits: not run (see the note under the table).
+        let w2 = |cells: Vec<String>| -> Vec<String> {
+            cells
+                .into_iter()
+                .zip(&self.inits)
+                .map(|(c, r)| if r.nested() { "n/a (orphans go to guest PID 1)".into() } else { c })
+                .collect()
+        };
         let check = |metric: &dyn Fn(&Results) -> Option<f64>,
                      ok: &dyn Fn(f64) -> bool,
                      what: &str| {
@@ -842,38 +969,38 @@ impl Bench {
         row(
             &mut s,
             &format!("W2 {} orphans all reaped (ms)", thousands(self.set.orphans as u64)),
-            per(&|r, base| {
+            w2(per(&|r, base| {
                 let c = cell(&r.w2_ms, 0);
                 if base {
                     format!("{c} (kernel autoreap)")
                 } else {
                     c
                 }
-            }),
+            })),
             String::new(),
         );
         row(
             &mut s,
             "W2 × kernel autoreap",
-            per(&|r, base| if base { "1".into() } else { cell(&r.w2_ratio, 2) }),
+            w2(per(&|r, base| if base { "1".into() } else { cell(&r.w2_ratio, 2) })),
             check(&|r| med(&r.w2_ratio), &|v| v <= TARGET_REAP_RATIO, "≤ 1.05"),
         );
         row(
             &mut s,
             "W2 PID-1 CPU time per orphan (µs)",
-            per(&|r, _| cell(&r.w2_cpu_us, 1)),
+            w2(per(&|r, _| cell(&r.w2_cpu_us, 1))),
             String::new(),
         );
         row(
             &mut s,
             "W2 zombies left (max)",
-            per(&|r, _| {
+            w2(per(&|r, _| {
                 r.w2_left
                     .iter()
                     .copied()
                     .reduce(f64::max)
                     .map_or("—".into(), |v| format!("{v:.0}"))
-            }),
+            })),
             "0".into(),
         );
         row(
@@ -913,6 +1040,24 @@ impl Bench {
             per(&|r, base| if base { "—".into() } else { cell(&r.w6_calls, 0) }),
             check(&|r| med(&r.w6_calls), &|v| v <= TARGET_SYSCALLS, "≤ 15"),
         );
+
+        if self.inits.iter().any(Ready::nested) {
+            let _ = writeln!(
+                s,
+                "\nNested rows (`--mode nested --root {}`: the workload binaries copied into that \
+                 directory at their host paths; the init in its own mount namespace, / rprivate): \
+                 the command is PID 1 of the guest's PID namespace, one clone (mount+PID+cgroup \
+                 namespaces, mounts moved, pivot_root, fresh /proc) below the init. VmHWM is the \
+                 init's, read by the runner from the host's /proc/PID/status while the command \
+                 waits (the command cannot see the init). W1 includes the guest's preparation. \
+                 W2 is not run: the orphans re-parent to the guest's PID 1, the workload itself, \
+                 not to nestinit. W3: the signal goes to the init, which forwards it to the guest's \
+                 PID 1. W4: a command that is PID 1 survives its own SIGKILL/SIGTERM, as with no \
+                 init. W6 counts the supervisor's syscalls only (the guest's preparation runs in \
+                 the cloned child).",
+                self.guest.display()
+            );
+        }
 
         // W4: a correctness table.
         let _ = writeln!(s, "\n### W4 exit status of the init when its command ends\n");
@@ -1144,7 +1289,7 @@ const W4_CASES: &[W4Case] = &[
     },
 ];
 
-fn w4_cell(case: &W4Case, out: &str, baseline: bool) -> String {
+fn w4_cell(case: &W4Case, out: &str, baseline: bool, nested: bool) -> String {
     let status = out.lines().find_map(|l| l.strip_prefix("status 0 "));
     let code = match status.and_then(|s| s.split_once(' ')) {
         Some(("exit", n)) => n.trim().to_string(),
@@ -1156,6 +1301,8 @@ fn w4_cell(case: &W4Case, out: &str, baseline: bool) -> String {
     } else if code == "99" {
         if baseline {
             "99 (survived: PID 1)".into()
+        } else if nested {
+            "99 (survived: guest PID 1)".into()
         } else {
             "99 (survived: signal blocked) ✗".into()
         }

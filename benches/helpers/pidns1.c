@@ -10,6 +10,9 @@
  * -p  also give each namespace its own mount namespace with a fresh /proc (so /proc/1 is the
  *     init of the new namespace). Only workloads that read /proc use it: tearing a mount
  *     namespace down costs an RCU grace period per launch.
+ * A command whose first word is "+ns" (dropped before the exec) always gets its own mount
+ * namespace with / made rprivate (and, with -p, the fresh /proc): for an init that mounts
+ * (nestinit nested), so nothing it does can reach the host's mounts.
  *
  * Output, after all launches (so it never mixes with the commands' own output):
  *   ns K T              one line per launch of command K (0-based): T nanoseconds
@@ -54,11 +57,15 @@ int main(int argc, char **argv) {
 	}
 	/* Split the rest at "::" into commands (argv is ours to edit). */
 	char **cmd[MAXCMD];
-	int ncmd = 0;
+	int ncmd = 0, own_ns[MAXCMD] = {0};
 	for (int start = i; start < argc && ncmd < MAXCMD;) {
 		int end = start;
 		while (end < argc && strcmp(argv[end], "::")) end++;
 		argv[end] = NULL; /* argv[argc] is NULL already */
+		if (end > start && !strcmp(argv[start], "+ns")) {
+			own_ns[ncmd] = 1;
+			start++;
+		}
 		if (end > start) cmd[ncmd++] = argv + start;
 		start = end + 1;
 	}
@@ -78,15 +85,19 @@ int main(int argc, char **argv) {
 	for (int r = 0; r < n; r++) {
 		for (int j = 0; j < ncmd; j++) {
 			int k = (r + j) % ncmd;
-			long flags = CLONE_NEWPID | SIGCHLD | (with_proc ? CLONE_NEWNS : 0);
+			int newns = with_proc || own_ns[k];
+			long flags = CLONE_NEWPID | SIGCHLD | (newns ? CLONE_NEWNS : 0);
 			long long t0 = now_ns();
 			/* Raw clone: fork semantics; the child only mounts and execs. */
 			pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
 			if (pid < 0) { perror("pidns1: clone"); return 1; }
 			if (pid == 0) {
+				if (newns && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+					perror("pidns1: make / rprivate");
+					_exit(1);
+				}
 				if (with_proc &&
-				    (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-				     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))) {
+				    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) {
 					perror("pidns1: mount /proc");
 					_exit(1);
 				}

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -94,15 +95,25 @@ int main(int argc, char **argv) {
 		char fdarg[16];
 		snprintf(fdarg, sizeof fdarg, "%d", p[1]);
 		char *cargv[64];
-		int m = 0;
+		int m = 0, own_ns = 0;
+		/* "+ns" first: own mount namespace, / rprivate (as in pidns1). */
+		if (start < end && !strcmp(argv[start], "+ns")) {
+			own_ns = 1;
+			start++;
+		}
 		for (int a = start; a < end && m < 60; a++) cargv[m++] = argv[a];
 		cargv[m++] = self;
 		cargv[m++] = "pong";
 		cargv[m++] = fdarg;
 		cargv[m] = NULL;
-		pid_t c = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, 0);
+		long flags = CLONE_NEWPID | SIGCHLD | (own_ns ? CLONE_NEWNS : 0);
+		pid_t c = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
 		if (c < 0) { perror("sigping: clone"); return 1; }
 		if (c == 0) {
+			if (own_ns && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+				perror("sigping: make / rprivate");
+				_exit(1);
+			}
 			for (int k = 0; k < nt; k++) close(rd[k]);
 			close(p[0]);
 			execv(cargv[0], cargv);
