@@ -366,7 +366,8 @@ impl Bench {
                 }
             };
             let guest = self.guest.display().to_string();
-            let args = init.args.iter().map(|a| if *a == GUEST { guest.clone() } else { a.to_string() });
+            let args =
+                init.args.iter().map(|a| if *a == GUEST { guest.clone() } else { a.to_string() });
             self.inits.push(Ready { spec: init, bin, args: args.collect() });
             self.res.push(Results::default());
         }
@@ -423,7 +424,8 @@ impl Bench {
             let a = std::fs::canonicalize(p).map_err(|e| format!("{}: {e}", p.display()))?;
             Ok::<PathBuf, String>(a)
         };
-        std::fs::create_dir_all(&self.guest).map_err(|e| format!("{}: {e}", self.guest.display()))?;
+        std::fs::create_dir_all(&self.guest)
+            .map_err(|e| format!("{}: {e}", self.guest.display()))?;
         self.guest = abs(&self.guest)?;
         if self.guest == Path::new("/") {
             return Err("the guest root must not be the host's root".into());
@@ -912,9 +914,11 @@ impl Bench {
                 .iter()
                 .filter_map(|&i| {
                     let res = self.res.get(i)?;
+                    let nested = self.inits.get(i).is_some_and(Ready::nested);
                     let mark = match metric(res) {
                         Some(v) if ok(v) => "✓",
                         Some(_) => "✗",
+                        None if nested => "n/a",
                         None => "?",
                     };
                     let name = self.inits.get(i)?.spec.name;
