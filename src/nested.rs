@@ -78,7 +78,7 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         Ok(s) => s,
         Err(c) => return c,
     };
-    sup.machine = machine::detect(cfg, supervise::is_pid1());
+    sup.machine = machine::detect(cfg, sup.is_pid1);
     if sup.machine {
         log::say(log::NOTICE, "machine mode: PID 1 of the machine", &[]);
         machine::prepare();

@@ -21,7 +21,7 @@ use rustix::process::{Pid, WaitOptions};
 pub struct Supervisor {
     stop_signal: Option<i32>,
     stop_timeout: u32,
-    is_pid1: bool,
+    pub is_pid1: bool,
     /// The main child (command or guest init) while it runs.
     main: Option<i32>,
     ended: Option<Ended>,
