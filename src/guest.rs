@@ -77,27 +77,45 @@ fn open_root(root: &CStr) -> Step<OwnedFd> {
 }
 
 /// Carries the container's mounts (those of `table` the plan selects, and `/proc` in chroot
-/// mode) into `root`, then makes `root` the process's `/`. Nothing to do for `/`.
-pub fn enter_root(table: &Table, root: &CStr, how: Carry) -> Step {
+/// mode) into `root`, then makes `root` the process's `/`. Nothing to do for `/`. After a
+/// chroot fallback ([`switch_root`]) returns the container's `/proc`, held open: the caller
+/// detaches it once the guest's own is mounted ([`detach_old_proc`]).
+pub fn enter_root(table: &Table, root: &CStr, how: Carry) -> Step<Option<OwnedFd>> {
     let bytes = root.to_bytes();
     if bytes == b"/" {
-        return Ok(());
+        return Ok(None);
     }
     // pivot_root needs a mount point: bind the root onto itself (recursively, keeping the
     // volume's own submounts) when it is a plain directory.
     if how == Carry::Move && table.find(bytes).is_none() {
         open_root(root)?;
         m::mount_bind_recursive(root, root)
-            .map_err(|e| setup_err(bytes, e, "bind % onto itself: %: needs CAP_SYS_ADMIN"))?;
+            .map_err(|e| mount_err(bytes, e, "bind % onto itself: %: needs CAP_SYS_ADMIN"))?;
     }
     let rootfd = open_root(root)?;
     carry_mounts(table, bytes, rootfd.as_fd(), how)?;
-    let procfd = open_target(rootfd.as_fd(), b"/proc", true)?;
+    let procfd = open_target(rootfd.as_fd(), b"/proc", true)?.ok_or(Failed(code::SETUP))?;
     if how == Carry::Bind {
         carry(c"/proc", procfd.as_fd(), how)
-            .map_err(|e| setup_err(b"/proc", e, "bind %: %: needs CAP_SYS_ADMIN"))?;
+            .map_err(|e| mount_err(b"/proc", e, "bind %: %: needs CAP_SYS_ADMIN"))?;
     }
     switch_root(rootfd.as_fd(), how)
+}
+
+/// Reports a refused mount operation about `subject`: exit 125. We hold CAP_SYS_ADMIN here
+/// (the namespaces were created), so EACCES, or EPERM, is a security module or seccomp
+/// profile saying no: Docker's default AppArmor profile (docker-default) denies every mount
+/// whatever the capabilities (apparmor.d(5), "Mount rules"). Name it rather than the hint.
+pub fn mount_err(subject: &[u8], e: Errno, template: &str) -> Failed {
+    if matches!(e, Errno::ACCESS | Errno::PERM) {
+        return setup_err(
+            subject,
+            e,
+            "mount %: %: refused by a security profile (AppArmor or seccomp): run with \
+             --security-opt apparmor=unconfined, or a profile that allows mount",
+        );
+    }
+    setup_err(subject, e, template)
 }
 
 /// Carries every container mount the plan selects onto the same path inside the root,
@@ -125,9 +143,16 @@ fn carry_mounts(table: &Table, root: &[u8], rootfd: BorrowedFd<'_>, how: Carry) 
                 return Err(setup_err(path, e, "stat mount %: %: check the container's mounts"))
             }
         };
-        let target = open_target(rootfd, path, is_dir)?;
+        let Some(target) = open_target(rootfd, path, is_dir)? else {
+            log::say(
+                log::NOTICE,
+                "% is a symlink in the guest: left alone, the guest's own file wins",
+                &[Arg::Str(path)],
+            );
+            continue;
+        };
         carry(src, target.as_fd(), how).map_err(|e| {
-            setup_err(path, e, "carry mount %: %: check the target is of the same type")
+            mount_err(path, e, "carry mount %: %: check the target is of the same type")
         })?;
         log::say(log::DEBUG, "carried % into the root", &[Arg::Str(path)]);
     }
@@ -154,11 +179,13 @@ fn carry(src: &CStr, target: BorrowedFd<'_>, how: Carry) -> Result<(), Errno> {
 
 /// Opens `path` (absolute, normalised) below `rootfd` as an `O_PATH` descriptor, one component
 /// at a time with `O_NOFOLLOW`, creating what is missing: directories, and the last component
-/// as a directory or an empty file. A symlink anywhere is refused: a hostile rootfs must not
+/// as a directory or an empty file. A symlink on the way is refused: a hostile rootfs must not
 /// redirect a mount (DESIGN.md fact 10). Equivalent to openat2's RESOLVE_IN_ROOT |
-/// RESOLVE_NO_SYMLINKS, and works on kernels without openat2.
-fn open_target(rootfd: BorrowedFd<'_>, path: &[u8], dir: bool) -> Step<OwnedFd> {
-    let open = || -> Result<OwnedFd, Errno> {
+/// RESOLVE_NO_SYMLINKS, and works on kernels without openat2. A file target that is itself a
+/// symlink is the guest's choice (systemd-resolved links `/etc/resolv.conf` into `/run`;
+/// fact 17): `None`, nothing is followed and the caller leaves it alone.
+fn open_target(rootfd: BorrowedFd<'_>, path: &[u8], dir: bool) -> Step<Option<OwnedFd>> {
+    let open = || -> Result<Option<OwnedFd>, Errno> {
         let mut cur = rustix::io::fcntl_dupfd_cloexec(rootfd, 0)?;
         let mut comps = nestinit::text::tokens(path, b'/');
         let mut next = comps.next();
@@ -169,6 +196,7 @@ fn open_target(rootfd: BorrowedFd<'_>, path: &[u8], dir: bool) -> Step<OwnedFd> 
             let name = crate::fsutil::path(&mut buf, "%", &[Arg::Str(comp)])?;
             let parent = cur.as_fd();
             let created = match open_nofollow(parent, name) {
+                Err(Errno::LOOP) if !dir && next.is_none() => return Ok(None),
                 Err(Errno::NOENT) if dir || next.is_some() => {
                     rustix::fs::mkdirat(parent, name, Mode::from_raw_mode(0o755))
                 }
@@ -193,7 +221,7 @@ fn open_target(rootfd: BorrowedFd<'_>, path: &[u8], dir: bool) -> Step<OwnedFd> 
                 Err(e) => return Err(e),
             }
         }
-        Ok(cur)
+        Ok(Some(cur))
     };
     open().map_err(|e| {
         let template = match e {
@@ -222,34 +250,74 @@ fn open_nofollow(parent: BorrowedFd<'_>, name: &CStr) -> Result<OwnedFd, Errno> 
 }
 
 /// Makes `root` the new `/`. Moved mounts (nested mode): pivot_root and detach the old root,
-/// as runc does with `pivot_root(".", ".")`; a root on rootfs (initramfs) cannot be pivoted
-/// away from (EINVAL): then the root is moved onto `/` and chrooted into, with a warning.
-/// Bound mounts (chroot mode): chroot.
-fn switch_root(rootfd: BorrowedFd<'_>, how: Carry) -> Step {
+/// as runc does with `pivot_root(".", ".")`. Where that is impossible, the root is moved onto
+/// `/` and chrooted into, with a warning: on rootfs (initramfs, EINVAL; pivot_root(2)), and
+/// where a seccomp profile refuses the call (EPERM: Docker's and containerd's default
+/// profiles, so Kubernetes' RuntimeDefault, allow mount but not pivot_root). Bound mounts
+/// (chroot mode): chroot. Returns the old `/proc`, held, after a fallback.
+fn switch_root(rootfd: BorrowedFd<'_>, how: Carry) -> Step<Option<OwnedFd>> {
     let fail = |step: &str, e| {
         setup_err(step.as_bytes(), e, "%: %: check the root volume and CAP_SYS_ADMIN")
     };
     rustix::process::fchdir(rootfd).map_err(|e| fail("chdir root", e))?;
+    let mut old_proc = None;
     if how == Carry::Move {
         match rustix::process::pivot_root(c".", c".") {
             Ok(()) => {
                 m::unmount(c".", m::UnmountFlags::DETACH)
                     .map_err(|e| fail("detach old root", e))?;
-                return rustix::process::chdir(c"/").map_err(|e| fail("chdir /", e));
+                rustix::process::chdir(c"/").map_err(|e| fail("chdir /", e))?;
+                return Ok(None);
             }
-            Err(Errno::INVAL) => {
-                log::say(
-                    log::NOTICE,
-                    "warning: no pivot_root on rootfs: moving the root onto / and chrooting",
-                    &[],
+            Err(e @ (Errno::INVAL | Errno::PERM | Errno::ACCESS)) => {
+                log::fail(
+                    e,
+                    if e == Errno::INVAL {
+                        "warning: pivot_root: %: the root is on rootfs: moving it onto / and \
+                         chrooting"
+                    } else {
+                        "warning: pivot_root: %: refused by the runtime's seccomp profile: \
+                         moving the root onto / and chrooting; for full isolation run with \
+                         --security-opt seccomp=examples/seccomp.json"
+                    },
                 );
+                old_proc = Some(seal_old_root().map_err(|e| fail("seal old root", e))?);
                 m::mount_move(c".", c"/").map_err(|e| fail("move root", e))?;
             }
             Err(e) => return Err(fail("pivot_root", e)),
         }
     }
     rustix::process::chroot(c".").map_err(|e| fail("chroot", e))?;
-    rustix::process::chdir(c"/").map_err(|e| fail("chdir /", e))
+    rustix::process::chdir(c"/").map_err(|e| fail("chdir /", e))?;
+    Ok(old_proc)
+}
+
+/// Before a chroot fallback, shrinks what a guest that escapes the chroot could reach: the
+/// container's own root (the image, holding `/init`) becomes read-only, nosuid, nodev and
+/// noexec in the guest's mount namespace, and its `/proc` (which shows the supervisor) is
+/// held to be detached once the guest's `/proc` is up. The root volume is then mounted on
+/// top of `/`, so `..` out of the chroot lands back on the volume (path_resolution(7):
+/// a walk up to a mount point continues in the mount on top).
+fn seal_old_root() -> Result<OwnedFd, Errno> {
+    let proc = rustix::fs::open(c"/proc", OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
+    let sealed = MountFlags::BIND
+        | MountFlags::RDONLY
+        | MountFlags::NOSUID
+        | MountFlags::NODEV
+        | MountFlags::NOEXEC;
+    m::mount_remount(c"/", sealed, c"")?;
+    Ok(proc)
+}
+
+/// Detaches the container's `/proc`, held by [`seal_old_root`], from the guest's mount
+/// namespace, now that the guest's own `/proc` is mounted and names it through
+/// `/proc/self/fd`.
+pub fn detach_old_proc(proc: OwnedFd) -> Step {
+    let mut buf = [0u8; 32];
+    let fd = rustix::fd::AsRawFd::as_raw_fd(&proc);
+    crate::fsutil::path(&mut buf, "/proc/self/fd/%", &[Arg::Num(i64::from(fd))])
+        .and_then(|p| m::unmount(p, m::UnmountFlags::DETACH))
+        .map_err(|e| setup_err(b"/proc", e, "detach the container's %: %: check CAP_SYS_ADMIN"))
 }
 
 /// Most `/proc` masks re-applied; runc puts about a dozen.
@@ -272,7 +340,7 @@ pub fn proc_masks(table: &Table) -> Step<Masks> {
 pub fn mount_proc(table: &Table, masks: &Masks) -> Step {
     let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
     m::mount(c"proc", c"/proc", c"proc", flags, None).map_err(|e| {
-        setup_err(b"/proc", e, "mount %: %: needs CAP_SYS_ADMIN and an unmasked /proc")
+        mount_err(b"/proc", e, "mount %: %: needs CAP_SYS_ADMIN and an unmasked /proc")
     })?;
     for &(i, mask) in masks {
         let path = table.path(usize::from(i));
@@ -293,7 +361,7 @@ pub fn mount_proc(table: &Table, masks: &Masks) -> Step {
             // Not on this kernel: nothing to hide.
             Ok(()) | Err(Errno::NOENT) => {}
             Err(e) => {
-                return Err(setup_err(
+                return Err(mount_err(
                     path,
                     e,
                     "mask %: %: cannot mask the guest's /proc like ours",

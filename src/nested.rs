@@ -252,11 +252,14 @@ fn boot(
     let prepared = (|| -> Step {
         // MS_MOVE fails with EINVAL under a shared parent (DESIGN.md fact 1).
         m::mount_change(c"/", m::MountPropagationFlags::PRIVATE | m::MountPropagationFlags::REC)
-            .map_err(|e| guest::setup_err(b"/", e, "make % private: %: needs CAP_SYS_ADMIN"))?;
+            .map_err(|e| guest::mount_err(b"/", e, "make % private: %: needs CAP_SYS_ADMIN"))?;
         guest::read_mounts(&mut table)?;
         let masks = guest::proc_masks(&table)?;
-        guest::enter_root(&table, root, Carry::Move)?;
+        let old_proc = guest::enter_root(&table, root, Carry::Move)?;
         guest::mount_proc(&table, &masks)?;
+        if let Some(proc) = old_proc {
+            guest::detach_old_proc(proc)?;
+        }
         guest::mount_boot_id(&boot_id);
         Ok(())
     })();
@@ -284,7 +287,7 @@ pub fn chroot(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     let mut table = Table::new();
     if root != c"/" {
         if let Err(Failed(c)) = guest::read_mounts(&mut table)
-            .and_then(|()| guest::enter_root(&table, root, Carry::Bind))
+            .and_then(|()| guest::enter_root(&table, root, Carry::Bind).map(drop))
         {
             return c;
         }

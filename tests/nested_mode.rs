@@ -264,9 +264,11 @@ fn root_volume_elsewhere_with_root_option() {
 // ---------------------------------------------------------------------------------------------
 // Set-up failures
 
-/// The volume's /etc/hosts (or /etc) is a symlink aiming at the container's /outside, a
-/// host directory bound there; following it would create the mount target outside the root.
-fn assert_symlink_refused(link: &str, target: &str) {
+/// The volume's /etc/hosts is a symlink aiming at the container's /outside, a host directory
+/// bound there; following it would create the mount target outside the root. A guest's
+/// symlinked file (systemd-resolved's /etc/resolv.conf) is its own choice: the runtime's file
+/// is not mounted, the link is not followed, and the guest boots.
+fn assert_symlink_left_alone(link: &str, target: &str) {
     let fs = Rootfs::busybox();
     let outside = fs.outside();
     mkdir(&fs.guest_path("/etc"));
@@ -278,8 +280,21 @@ fn assert_symlink_refused(link: &str, target: &str) {
         .opts(&["--bind-dir", &format!("{}:/outside", outside.display())])
         .init(&guest_cmd(&["report"]))
         .run();
-    assert_code(&out, 125);
-    assert_one_error_naming(&out, link);
+    assert_code(&out, 0);
+    assert_eq!(
+        out.nestinit_lines()
+            .iter()
+            .filter(|l| l.contains(link) && l.contains("symlink"))
+            .collect::<Vec<_>>(),
+        [&format!(
+            "nestinit: {link} is a symlink in the guest: left alone, the guest's own file wins"
+        )],
+        "one notice naming the link; stderr:\n{}",
+        out.stderr
+    );
+    let r = out.report();
+    assert!(r.mount_at(link).is_none(), "the runtime's file is not mounted over the link");
+    assert_eq!(r.file(link), "!ENOENT", "the guest reads its own (dangling) link");
     assert!(is_symlink(&link_path), "the symlink itself is left alone");
     assert_eq!(dir_entries(&outside), Vec::<String>::new(), "created at the symlink's destination");
     assert!(!fs.guest_path("/outside/evil").exists());
@@ -288,13 +303,13 @@ fn assert_symlink_refused(link: &str, target: &str) {
 }
 
 #[test]
-fn symlinked_file_target_is_refused_absolute() {
-    assert_symlink_refused("/etc/hosts", "/outside/evil");
+fn symlinked_file_target_is_left_alone_absolute() {
+    assert_symlink_left_alone("/etc/hosts", "/outside/evil");
 }
 
 #[test]
-fn symlinked_file_target_is_refused_relative() {
-    assert_symlink_refused("/etc/hosts", "../../outside/evil");
+fn symlinked_file_target_is_left_alone_relative() {
+    assert_symlink_left_alone("/etc/hosts", "../../outside/evil");
 }
 
 #[test]
@@ -678,7 +693,7 @@ fn chroot_mode_passes_the_exit_status_through() {
 }
 
 #[test]
-fn chroot_mode_refuses_a_symlinked_target() {
+fn chroot_mode_leaves_a_symlinked_file_target_alone() {
     let fs = Rootfs::busybox();
     let outside = fs.outside();
     mkdir(&fs.guest_path("/etc"));
@@ -688,8 +703,9 @@ fn chroot_mode_refuses_a_symlinked_target() {
         .opts(&["--bind-dir", &format!("{}:/outside", outside.display())])
         .init(&["--mode", "chroot", "--", "/bin/guest", "report"])
         .run();
-    assert_code(&out, 125);
-    assert_one_error_naming(&out, "/etc/hosts");
+    assert_code(&out, 0);
+    assert!(out.report().mount_at("/etc/hosts").is_none(), "not mounted over the link");
+    assert!(is_symlink(&fs.guest_path("/etc/hosts")));
     assert_eq!(dir_entries(&outside), Vec::<String>::new());
 }
 
@@ -715,4 +731,98 @@ fn mount_check_ignores_only_other_programs_temp_dirs() {
     for p in ["/data00", "/run", "/sys/fs/cgroup/systemd", "/proc/sys", "/"] {
         assert!(!foreign(&at(Path::new(p))), "{p}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Security profiles: pivot_root refused (Docker's and containerd's default seccomp profiles),
+// mount refused (AppArmor's docker-default)
+
+const CHROOT_WARNING: &str = "nestinit: warning: pivot_root: EPERM: refused by the runtime's \
+    seccomp profile: moving the root onto / and chrooting; for full isolation run with \
+    --security-opt seccomp=examples/seccomp.json";
+
+/// The names at the guest's "/", as `guest escape` prints them.
+fn root_names(fs: &Rootfs) -> String {
+    let mut names: Vec<String> = dir_entries(fs.path());
+    names.push("proc".into());
+    names.sort();
+    names.dedup();
+    names.join(" ")
+}
+
+#[test]
+fn boots_by_chroot_when_pivot_root_is_refused() {
+    let fs = Rootfs::busybox();
+    let out = Ctr::new(&fs)
+        .opts(&[
+            "--seccomp",
+            "pivot_root:EPERM",
+            "--mask-proc",
+            "--ro-proc-sys",
+            "--marker-run",
+            "run",
+        ])
+        .init(&["--", "/bin/sh", "-c", "/bin/guest report; /bin/guest escape; exit 7"])
+        .run();
+    assert_code(&out, 7);
+    let warnings: Vec<_> =
+        out.nestinit_lines().into_iter().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings, [CHROOT_WARNING], "stderr:\n{}", out.stderr);
+    let r = out.report();
+    assert_eq!(r.must("nspid"), "2", "the guest's sh is PID 1 of its own namespace");
+    assert_eq!(r.must("root_marker"), fs.token());
+    assert_eq!(r.must("proc_sys"), "ro", "the masks of the container's /proc still apply");
+    assert_eq!(r.file("/run/marker"), "run", "mounts are carried as with pivot_root");
+    // `..` out of a chroot stops at the volume, which is mounted on top of "/".
+    assert_eq!(r.must("escape_dotdot"), root_names(&fs));
+    // A root with CAP_SYS_ADMIN can detach the volume and re-enter its mount namespace: it
+    // finds the container's image root, read-only, with an empty /proc (the container's,
+    // which shows the supervisor, is detached).
+    let ns = r.must("escape_ns");
+    assert!(ns.split(' ').any(|n| n == "init"), "escape_ns={ns}");
+    assert_eq!(r.must("escape_write"), "!EROFS", "the image root is read-only to the guest");
+    assert_eq!(r.must("escape_proc"), "0", "the container's /proc is detached");
+}
+
+#[test]
+fn pivot_root_leaves_nothing_under_the_root() {
+    let fs = Rootfs::busybox();
+    let out = Ctr::new(&fs).init(&["--", "/bin/sh", "-c", "/bin/guest escape; exit 7"]).run();
+    assert_code(&out, 7);
+    assert!(!out.stderr.contains("warning"), "stderr:\n{}", out.stderr);
+    let r = out.report();
+    assert_eq!(r.must("escape_dotdot"), root_names(&fs));
+    let ns = r.must("escape_ns");
+    assert!(!ns.split(' ').any(|n| n == "init"), "the image root is gone after pivot_root: {ns}");
+}
+
+fn assert_mount_refused_by_profile(errno: &str) {
+    let fs = Rootfs::busybox();
+    let before = host_mounts();
+    let out = Ctr::new(&fs)
+        .opts(&["--seccomp", &format!("mount:{errno}")])
+        .init(&guest_cmd(&["report"]))
+        .run();
+    assert_code(&out, 125);
+    let lines = out.nestinit_lines();
+    assert_eq!(
+        lines,
+        [format!(
+            "nestinit: mount /: {errno}: refused by a security profile (AppArmor or seccomp): \
+             run with --security-opt apparmor=unconfined, or a profile that allows mount"
+        )],
+        "one line naming the profile; stderr:\n{}",
+        out.stderr
+    );
+    assert_eq!(host_mounts(), before, "nothing left half-mounted");
+}
+
+#[test]
+fn mount_refused_with_eacces_names_the_security_profile() {
+    assert_mount_refused_by_profile("EACCES");
+}
+
+#[test]
+fn mount_refused_with_eperm_names_the_security_profile() {
+    assert_mount_refused_by_profile("EPERM");
 }

@@ -41,6 +41,9 @@
  *   --marker-tmp TEXT      same as --marker /tmp/marker:TEXT
  *   --seccomp-clone3 ENOSYS|EPERM
  *                          answer clone3 with that errno (no_new_privs + a BPF filter)
+ *   --seccomp CALL:ERRNO   answer CALL (clone3, pivot_root, mount, move_mount, open_tree,
+ *                          fsopen, umount2) with ERRNO (ENOSYS, EPERM, EACCES), as a runtime's
+ *                          seccomp profile or a security module would; repeatable (8 at most)
  *   --cgroupns             also a new cgroup namespace
  *   --pidfile FILE         host PID of /init
  */
@@ -255,22 +258,64 @@ static void add(int kind, const char *arg, int split)
     nactions++;
 }
 
+#define MAX_RULES 8
 static struct {
     const char *init, *volume, *root_at, *scratch, *pidfile;
-    int ro_root, many, cgroup_tmpfs, devpts, ro_proc_sys, mask_proc, seccomp_errno, cgroupns;
+    int ro_root, many, cgroup_tmpfs, devpts, ro_proc_sys, mask_proc, cgroupns;
+    int nrules, rule_nr[MAX_RULES], rule_errno[MAX_RULES];
 } opt = { .root_at = "/data00" };
 
-static void install_seccomp(int err)
+static const struct {
+    const char *name;
+    int nr;
+} calls[] = {
+    { "clone3", __NR_clone3 },         { "pivot_root", SYS_pivot_root },
+    { "mount", SYS_mount },            { "umount2", SYS_umount2 },
+    { "move_mount", 429 },             { "open_tree", 428 },
+    { "fsopen", 430 },
+};
+
+/* "CALL:ERRNO" into the rule list. */
+static void add_rule(const char *rule)
 {
-    struct sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH, 0, 3),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = { .len = sizeof filter / sizeof *filter, .filter = filter };
+    const char *colon = strchr(rule, ':');
+    int nr = -1, err = 0;
+    for (size_t i = 0; colon && i < sizeof calls / sizeof *calls; i++)
+        if (strlen(calls[i].name) == (size_t)(colon - rule) &&
+            !strncmp(rule, calls[i].name, (size_t)(colon - rule)))
+            nr = calls[i].nr;
+    if (colon && !strcmp(colon + 1, "ENOSYS"))
+        err = ENOSYS;
+    else if (colon && !strcmp(colon + 1, "EPERM"))
+        err = EPERM;
+    else if (colon && !strcmp(colon + 1, "EACCES"))
+        err = EACCES;
+    if (nr < 0 || !err || opt.nrules == MAX_RULES)
+        usage("--seccomp CALL:ENOSYS|EPERM|EACCES (clone3, pivot_root, mount, umount2, "
+              "move_mount, open_tree, fsopen; 8 at most)");
+    opt.rule_nr[opt.nrules] = nr;
+    opt.rule_errno[opt.nrules++] = err;
+}
+
+/* One "deny CALL with ERRNO" rule: two instructions each, then allow. */
+static void install_seccomp(void)
+{
+    struct sock_filter filter[4 + 2 * MAX_RULES];
+    int n = 0;
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                               offsetof(struct seccomp_data, arch));
+    filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH, 1, 0);
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                               offsetof(struct seccomp_data, nr));
+    for (int i = 0; i < opt.nrules; i++) {
+        filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                                   (unsigned)opt.rule_nr[i], 0, 1);
+        filter[n++] = (struct sock_filter)BPF_STMT(
+            BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (opt.rule_errno[i] & SECCOMP_RET_DATA));
+    }
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = { .len = (unsigned short)n, .filter = filter };
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         die("prctl", "PR_SET_NO_NEW_PRIVS");
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
@@ -409,8 +454,8 @@ static void child(char **cmd)
         if (actions[i].kind == A_MARKER)
             write_file(actions[i].a, actions[i].b);
 
-    if (opt.seccomp_errno)
-        install_seccomp(opt.seccomp_errno);
+    if (opt.nrules)
+        install_seccomp();
 
     execv("/init", cmd);
     int e = errno;
@@ -480,14 +525,11 @@ int main(int argc, char **argv)
         } else if (!strcmp(o, "--many")) {
             VAL();
             opt.many = atoi(v);
-        } else if (!strcmp(o, "--seccomp-clone3")) {
+        } else if (!strcmp(o, "--seccomp-clone3") || !strcmp(o, "--seccomp")) {
             VAL();
-            if (!strcmp(v, "ENOSYS"))
-                opt.seccomp_errno = ENOSYS;
-            else if (!strcmp(v, "EPERM"))
-                opt.seccomp_errno = EPERM;
-            else
-                usage("--seccomp-clone3 ENOSYS|EPERM");
+            char rule[64];
+            snprintf(rule, sizeof rule, "%s%s", o[9] == '-' ? "clone3:" : "", v);
+            add_rule(rule);
         } else if (!strcmp(o, "--ro-root")) {
             opt.ro_root = 1;
         } else if (!strcmp(o, "--cgroup-tmpfs")) {

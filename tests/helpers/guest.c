@@ -20,6 +20,14 @@
  *                             drop capability number CAP from the bounding set, exec PROG
  *   guest fds                 print "fds=N N ..." : its open descriptors, ascending, without
  *                             the one it reads /proc/self/fd through
+ *   guest escape              try to leave its root as a root process could: the classic
+ *                             chroot escape (chroot into a subdirectory, walk ".." from
+ *                             outside it) prints escape_dotdot=<sorted names at "/">; then,
+ *                             with CAP_SYS_ADMIN, detach "/" and re-enter its own mount
+ *                             namespace, which lands on what lies under the root:
+ *                             escape_ns=<names or !ERRNO>, escape_write=<!ERRNO of creating a
+ *                             file there, or "ok">, escape_proc=<entries in its proc, or
+ *                             !ERRNO>
  *
  * Files in DIR are written as DIR/.NAME.tmp and renamed, so a reader sees them whole.
  *
@@ -39,6 +47,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
@@ -422,6 +432,74 @@ static int usage(void)
     return 2;
 }
 
+/* "a b c" of the names in "/" (without . and ..), sorted; "!ERRNO" when it cannot be read. */
+static void list_root(const char *key)
+{
+    struct dirent **names;
+    int n = scandir("/", &names, NULL, alphasort);
+    char buf[4096] = "";
+    if (n < 0)
+        snprintf(buf, sizeof buf, "!%s", errname(errno));
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, "..")) {
+            if (buf[0])
+                strncat(buf, " ", sizeof buf - strlen(buf) - 1);
+            strncat(buf, names[i]->d_name, sizeof buf - strlen(buf) - 1);
+        }
+        free(names[i]);
+    }
+    if (n >= 0)
+        free(names);
+    kv(key, buf);
+}
+
+static int cmd_escape(void)
+{
+    int ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    int top = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    mkdir("/tmp/.escape", 0700);
+    if (chroot("/tmp/.escape") == 0 && fchdir(top) == 0) {
+        for (int i = 0; i < 64; i++)
+            if (chdir("..") != 0)
+                break;
+        if (chroot(".") != 0)
+            perror("guest: chroot .");
+    }
+    list_root("escape_dotdot");
+    if (umount2("/", MNT_DETACH) != 0 || ns < 0 || setns(ns, CLONE_NEWNS) != 0) {
+        char e[40];
+        snprintf(e, sizeof e, "!%s", errname(errno));
+        kv("escape_ns", e);
+        return 0;
+    }
+    list_root("escape_ns");
+    int fd = open("/.escape-probe", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+        unlink("/.escape-probe");
+        kv("escape_write", "ok");
+    } else {
+        char e[40];
+        snprintf(e, sizeof e, "!%s", errname(errno));
+        kv("escape_write", e);
+    }
+    DIR *d = opendir("/proc");
+    if (!d) {
+        char e[40];
+        snprintf(e, sizeof e, "!%s", errname(errno));
+        kv("escape_proc", e);
+        return 0;
+    }
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        entries += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    char num[16];
+    snprintf(num, sizeof num, "%d", entries);
+    kv("escape_proc", num);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *base = strrchr(argv[0], '/');
@@ -462,5 +540,7 @@ int main(int argc, char **argv)
         return cmd_drop_bnd(atoi(a[0]), a + 1);
     if (!strcmp(c, "fds") && n == 0)
         return cmd_fds();
+    if (!strcmp(c, "escape") && n == 0)
+        return cmd_escape();
     return usage();
 }
