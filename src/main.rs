@@ -5,6 +5,7 @@
 #![no_std]
 #![no_main]
 
+mod cgroup;
 mod child;
 mod enter;
 mod fsutil;

@@ -9,6 +9,7 @@
 //! Chroot: the seed's namespace-less variant: bind the mounts into the root, chroot, and exec
 //! the guest in place of nestinit.
 
+use crate::cgroup;
 use crate::fsutil::PATH_MAX;
 use crate::guest::{self, Carry, Failed, Step};
 use crate::log;
@@ -83,13 +84,21 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         log::say(log::NOTICE, "machine mode: PID 1 of the machine", &[]);
         machine::prepare();
     }
+    let split =
+        if sup.is_pid1 && !sup.machine && cgroup::unified() { cgroup::split() } else { None };
     let mut uuid = [0u8; 52];
     let uuid = uuid_var(&mut uuid);
     let cmd = command(cmd);
     let mut boots: u32 = 0;
     loop {
         boots += 1;
-        let pid = match launch(cfg, root, cmd, envp, &sup.inherited, uuid) {
+        let payload = split.as_ref().and_then(|s| {
+            s.fresh_payload()
+                .map_err(|e| log::fail(e, "warning: cgroup2 payload: %: the guest shares ours"))
+                .ok()
+        });
+        let guest = Guest { cfg, root, cmd, envp, inherited: &sup.inherited, uuid };
+        let pid = match launch(&guest, payload.as_ref()) {
             Ok(pid) => pid,
             Err(_) if sup.machine => {
                 log::say(log::NOTICE, "the guest could not start: powering off", &[]);
@@ -160,17 +169,21 @@ fn log_end(end: GuestEnd, then: &str, value: Arg<'_>) {
     );
 }
 
+/// What every boot of the guest is made of.
+#[derive(Clone, Copy)]
+struct Guest<'a> {
+    cfg: &'a Config<'a>,
+    root: &'a CStr,
+    cmd: Vector,
+    envp: Vector,
+    inherited: &'a Inherited,
+    uuid: &'a CStr,
+}
+
 /// Clones the guest into new mount and PID namespaces and waits until it has exec'd its init
 /// (or failed: the child writes its exit code on a close-on-exec pipe, which an exec closes
 /// silently). Returns the guest's PID, or the exit code of a failed setup.
-fn launch(
-    cfg: &Config<'_>,
-    root: &CStr,
-    cmd: Vector,
-    envp: Vector,
-    inherited: &Inherited,
-    uuid: &CStr,
-) -> Result<i32, i32> {
+fn launch(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>) -> Result<i32, i32> {
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| {
         log::fail(e, "pipe: %: check the file descriptor limit");
         code::SETUP
@@ -179,15 +192,16 @@ fn launch(
     // docker --cgroupns=host, Kubernetes on cgroup v1 nodes) would otherwise let systemd
     // mount cgroup2 with nsdelegate in the host's namespace, changing it for everyone, and
     // then exit 255. `exec` joins it like the other namespaces.
+    // With a payload cgroup (cgroup v2), the child roots its namespace there itself.
+    let cgroupns = if payload.is_some() { 0 } else { linux_raw_sys::general::CLONE_NEWCGROUP };
     let flags = u64::from(
-        linux_raw_sys::general::CLONE_NEWNS
-            | linux_raw_sys::general::CLONE_NEWPID
-            | linux_raw_sys::general::CLONE_NEWCGROUP,
+        linux_raw_sys::general::CLONE_NEWNS | linux_raw_sys::general::CLONE_NEWPID | cgroupns,
     );
     match sys::fork(flags, true) {
         Ok(sys::Forked::Child) => {
             drop(rd);
-            let c = boot(cfg, root, cmd, envp, inherited, uuid);
+            let keep = rustix::fd::AsRawFd::as_raw_fd(&wr);
+            let c = boot(guest, payload, keep);
             log::write_all(wr.as_fd(), &[c as u8]);
             sys::exit_group(c)
         }
@@ -239,20 +253,19 @@ fn launch(
 /// Returns only on failure, with the exit code. Out of line: the mount table (about 270 KiB)
 /// must live on the child's stack only; inlined, the supervisor's every start would touch it.
 #[inline(never)]
-fn boot(
-    cfg: &Config<'_>,
-    root: &CStr,
-    cmd: Vector,
-    envp: Vector,
-    inherited: &Inherited,
-    uuid: &CStr,
-) -> i32 {
+fn boot(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>, keep: i32) -> i32 {
+    let Guest { cfg, root, cmd, envp, inherited, uuid } = *guest;
     let mut table = Table::new();
     let boot_id = guest::uuid();
     let prepared = (|| -> Step {
         // MS_MOVE fails with EINVAL under a shared parent (DESIGN.md fact 1).
         m::mount_change(c"/", m::MountPropagationFlags::PRIVATE | m::MountPropagationFlags::REC)
             .map_err(|e| guest::mount_err(b"/", e, "make % private: %: needs CAP_SYS_ADMIN"))?;
+        if let Some(p) = payload {
+            if let Err(e) = cgroup::enter_payload(p.as_fd()) {
+                log::fail(e, "warning: cgroup2 payload: %: the guest cannot delegate controllers");
+            }
+        }
         guest::read_mounts(&mut table)?;
         let masks = guest::proc_masks(&table)?;
         let old_proc = guest::enter_root(&table, root, Carry::Move)?;
@@ -265,6 +278,12 @@ fn boot(
     })();
     if let Err(Failed(c)) = prepared {
         return c;
+    }
+    // Nothing of the supervisor's reaches the guest but 0-2 (a leaked descriptor of a host
+    // directory is a way out of the root: CVE-2024-21626); `keep` reports a failed exec.
+    if let Err(e) = sys::close_all_but(keep) {
+        log::fail(e, "close descriptors: %: not starting a guest that could inherit them");
+        return code::SETUP;
     }
     guest::exec_guest(cfg, cfg.drop_caps, cmd, envp, Some(uuid), inherited)
 }

@@ -357,9 +357,22 @@ pub fn monotonic_ns() -> u64 {
 ///
 /// <https://man7.org/linux/man-pages/man2/close_range.2.html>
 pub fn close_from(first: u32) -> Result<(), Errno> {
+    close_range(first, u32::MAX)
+}
+
+fn close_range(first: u32, last: u32) -> Result<(), Errno> {
     // SAFETY: close_range takes integers; closing descriptors we do not use afterwards.
-    check(unsafe { syscall(k::__NR_close_range, [first as usize, u32::MAX as usize, 0, 0, 0, 0]) })
+    check(unsafe { syscall(k::__NR_close_range, [first as usize, last as usize, 0, 0, 0, 0]) })
         .map(|_| ())
+}
+
+/// Closes every descriptor above 2 but `keep`.
+pub fn close_all_but(keep: i32) -> Result<(), Errno> {
+    let keep = keep as u32;
+    if keep > 3 {
+        close_range(3, keep - 1)?;
+    }
+    close_range(keep.saturating_add(1).max(3), u32::MAX)
 }
 
 /// CLOCK_BOOTTIME in clock ticks of 1/100 s, the unit of a process's start time in

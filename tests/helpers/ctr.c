@@ -44,7 +44,13 @@
  *   --seccomp CALL:ERRNO   answer CALL (clone3, pivot_root, mount, move_mount, open_tree,
  *                          fsopen, umount2) with ERRNO (ENOSYS, EPERM, EACCES), as a runtime's
  *                          seccomp profile or a security module would; repeatable (8 at most)
+ *   --leak-host-root       leave a descriptor of the host's root directory open (fd 9, not
+ *                          close-on-exec) for /init, as runc's CVE-2024-21626 leaked one
  *   --cgroupns             also a new cgroup namespace
+ *   --cgroup DIR           move into the cgroup DIR (its cgroup.procs) before the namespaces
+ *                          are made, as a runtime puts a container into its cgroup
+ *   --cgroup2 rw|ro        mount cgroup2 at /sys/fs/cgroup (rooted at the container's cgroup
+ *                          with --cgroupns), read-write or read-only as Docker does on v2
  *   --pidfile FILE         host PID of /init
  */
 #define _GNU_SOURCE
@@ -261,7 +267,8 @@ static void add(int kind, const char *arg, int split)
 #define MAX_RULES 8
 static struct {
     const char *init, *volume, *root_at, *scratch, *pidfile;
-    int ro_root, many, cgroup_tmpfs, devpts, ro_proc_sys, mask_proc, cgroupns;
+    const char *cgroup, *cgroup2;
+    int ro_root, many, cgroup_tmpfs, devpts, ro_proc_sys, mask_proc, cgroupns, leak;
     int nrules, rule_nr[MAX_RULES], rule_errno[MAX_RULES];
 } opt = { .root_at = "/data00" };
 
@@ -325,10 +332,23 @@ static void install_seccomp(void)
 /* Builds the container on the scratch directory, pivots into it and execs /init. */
 static void child(char **cmd)
 {
+    if (opt.cgroup) {
+        char procs[PATH_MAX];
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", opt.cgroup);
+        write_file(procs, "0");
+        if (opt.cgroupns && unshare(CLONE_NEWCGROUP) != 0)
+            die("unshare", "CLONE_NEWCGROUP");
+    }
     if (unshare(CLONE_NEWNS) != 0)
         die("unshare", "CLONE_NEWNS");
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         die("make / private", NULL);
+
+    if (opt.leak) {
+        int fd = open("/", O_RDONLY | O_DIRECTORY);
+        if (fd < 0 || dup2(fd, 9) != 9)
+            die("leak", "/");
+    }
 
     /* Host paths are resolved before the chdir into the container root. */
     char *init = realpath(opt.init, NULL);
@@ -385,6 +405,11 @@ static void child(char **cmd)
             write_file(path, subs[i]);
         }
         remount_ro("./sys/fs/cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    }
+    if (opt.cgroup2) {
+        unsigned long ro = strcmp(opt.cgroup2, "ro") ? 0 : MS_RDONLY;
+        do_mount("cgroup2", "./sys/fs/cgroup", "cgroup2", ro | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                 NULL);
     }
 
     if (volume) {
@@ -540,6 +565,16 @@ int main(int argc, char **argv)
             opt.ro_proc_sys = 1;
         } else if (!strcmp(o, "--mask-proc")) {
             opt.mask_proc = 1;
+        } else if (!strcmp(o, "--leak-host-root")) {
+            opt.leak = 1;
+        } else if (!strcmp(o, "--cgroup")) {
+            VAL();
+            opt.cgroup = v;
+        } else if (!strcmp(o, "--cgroup2")) {
+            VAL();
+            if (strcmp(v, "rw") && strcmp(v, "ro"))
+                usage("--cgroup2 rw|ro");
+            opt.cgroup2 = v;
         } else if (!strcmp(o, "--cgroupns")) {
             opt.cgroupns = 1;
         } else {
@@ -572,7 +607,9 @@ int main(int argc, char **argv)
     sigaddset(&fwd, SIGCHLD);
     sigprocmask(SIG_BLOCK, &fwd, &old);
 
-    if (unshare(CLONE_NEWPID | (opt.cgroupns ? CLONE_NEWCGROUP : 0)) != 0)
+    /* With --cgroup the child moves itself and makes the cgroup namespace: the runtime (this
+     * parent) stays out of the container's cgroup. */
+    if (unshare(CLONE_NEWPID | (opt.cgroupns && !opt.cgroup ? CLONE_NEWCGROUP : 0)) != 0)
         die("unshare", "CLONE_NEWPID");
 
     pid_t pid = fork();
