@@ -131,16 +131,6 @@ pub fn sigprocmask(how: How, set: SigSet) -> Result<SigSet, Errno> {
     check(r).map(|_| old)
 }
 
-/// The kernel's `struct sigaction` for `rt_sigaction`, reduced to what SIG_DFL and SIG_IGN need.
-#[repr(C)]
-struct KernelSigaction {
-    handler: usize,
-    flags: usize,
-    #[cfg(not(target_arch = "riscv64"))]
-    restorer: usize,
-    mask: SigSet,
-}
-
 /// Signal disposition values for [`sigaction`].
 pub const SIG_DFL: usize = 0;
 pub const SIG_IGN: usize = 1;
@@ -150,36 +140,32 @@ pub const SIG_IGN: usize = 1;
 ///
 /// <https://man7.org/linux/man-pages/man2/rt_sigaction.2.html>
 pub fn sigaction(sig: i32, disposition: usize) -> Result<usize, Errno> {
-    let new = KernelSigaction {
-        handler: disposition,
-        flags: 0,
-        #[cfg(not(target_arch = "riscv64"))]
-        restorer: 0,
-        mask: 0,
-    };
-    let mut old = KernelSigaction {
-        handler: 0,
-        flags: 0,
-        #[cfg(not(target_arch = "riscv64"))]
-        restorer: 0,
-        mask: 0,
-    };
-    // SAFETY: both structures match the kernel's layout for this architecture and live
-    // across the call; the sigset size is 8 bytes.
+    // The kernel's layout for this architecture (the restorer field exists on some only, and
+    // the mask follows it unpadded on 32-bit ARM): linux-raw-sys's, never a hand-written one.
+    // SAFETY: all-zero is a valid kernel_sigaction (SIG_DFL, no flags, empty mask).
+    let mut new: k::kernel_sigaction = unsafe { core::mem::zeroed() };
+    // SAFETY: SIG_DFL (0) and SIG_IGN (1) are the kernel's handler values, never called.
+    new.sa_handler_kernel =
+        unsafe { core::mem::transmute::<usize, k::__kernel_sighandler_t>(disposition) };
+    let mut old = new;
+    // SAFETY: both structures have the kernel's layout and live across the call; the sigset
+    // size is 8 bytes.
     let r = unsafe {
         syscall(
             k::__NR_rt_sigaction,
             [
                 sig as usize,
-                &new as *const KernelSigaction as usize,
-                &mut old as *mut KernelSigaction as usize,
+                &new as *const k::kernel_sigaction as usize,
+                &mut old as *mut k::kernel_sigaction as usize,
                 8,
                 0,
                 0,
             ],
         )
     };
-    check(r).map(|_| old.handler)
+    check(r)?;
+    // SAFETY: the handler field is a pointer-sized value whatever it holds.
+    Ok(unsafe { core::mem::transmute::<k::__kernel_sighandler_t, usize>(old.sa_handler_kernel) })
 }
 
 /// What [`sigtimedwait`] reports about a dequeued signal.
@@ -195,19 +181,19 @@ pub struct SigInfo {
 ///
 /// <https://man7.org/linux/man-pages/man2/rt_sigtimedwait.2.html>
 pub fn sigtimedwait(set: SigSet, timeout: Option<&k::__kernel_timespec>) -> Result<SigInfo, Errno> {
-    // siginfo_t is 128 bytes on every Linux architecture; si_signo, si_errno and si_code are
-    // the first three ints, and for kill/sigqueue/tkill senders si_pid follows.
-    let mut info = [0i32; 32];
+    // The kernel's siginfo_t: si_pid sits after padding on 64-bit targets, so no offsets are
+    // assumed here.
+    // SAFETY: all-zero is a valid siginfo_t (plain integers and a padding array).
+    let mut info: k::siginfo_t = unsafe { core::mem::zeroed() };
+    let info_ptr = &mut info as *mut k::siginfo_t as usize;
     let ts = match timeout {
         Some(t) => t as *const k::__kernel_timespec as usize,
         None => 0,
     };
-    // SAFETY: `info` is 128 writable bytes, `set` an 8-byte set, `ts` NULL or a valid timespec.
+    // SAFETY: `info` is a writable siginfo_t, `set` an 8-byte set, `ts` NULL or a valid
+    // timespec.
     let r = unsafe {
-        syscall(
-            NR_RT_SIGTIMEDWAIT,
-            [&set as *const SigSet as usize, info.as_mut_ptr() as usize, ts, 8, 0, 0],
-        )
+        syscall(NR_RT_SIGTIMEDWAIT, [&set as *const SigSet as usize, info_ptr, ts, 8, 0, 0])
     };
     // 32-bit: an emulator or kernel without the time64 call (qemu-user 7.2 has none) gets the
     // classic one with a 32-bit timespec, which holds any stop timeout.
@@ -220,14 +206,19 @@ pub fn sigtimedwait(set: SigSet, timeout: Option<&k::__kernel_timespec>) -> Resu
             unsafe {
                 syscall(
                     k::__NR_rt_sigtimedwait,
-                    [&set as *const SigSet as usize, info.as_mut_ptr() as usize, ts, 8, 0, 0],
+                    [&set as *const SigSet as usize, info_ptr, ts, 8, 0, 0],
                 )
             }
         }
         _ => r,
     };
     check(r)?;
-    let [signo, _errno, _code, pid, ..] = info;
+    // SAFETY: the kernel filled the common head; `_kill._pid` is where kill(2), sigqueue(3)
+    // and tkill senders' PID lands (0 for signals the kernel raises itself).
+    let (signo, pid) = unsafe {
+        let head = &info.__bindgen_anon_1.__bindgen_anon_1;
+        (head.si_signo, head._sifields._kill._pid)
+    };
     Ok(SigInfo { signo, pid })
 }
 

@@ -510,3 +510,26 @@ fn nestinit_variables_are_hidden_from_the_child() {
         .collect();
     assert!(leaked.is_empty(), "leaked to the child: {leaked:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The debug log names a signal's sender (the kernel's siginfo_t layout, not a guessed one: on
+// 64-bit targets si_pid follows padding)
+
+#[test]
+fn debug_log_names_the_sender_of_a_signal() {
+    let out = run_pid1(&args![
+        "-vvv",
+        "--mode",
+        "child",
+        "--",
+        "sh",
+        "-c",
+        "trap '' USR1; kill -USR1 1; sleep 0.3; exit 0"
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.lines().any(|l| l == "nestinit: received SIGUSR1 from pid 2"),
+        "the command is PID 2 of the namespace; stderr:\n{}",
+        out.stderr
+    );
+}
