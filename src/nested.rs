@@ -24,7 +24,7 @@ use nestinit::exit::{self, code, GuestEnd, MachineAction, OnReboot, Verdict};
 use nestinit::mountinfo::Table;
 use nestinit::plan;
 use nestinit::text::{Arg, Line};
-use rustix::fd::AsFd;
+use rustix::fd::{AsFd, BorrowedFd};
 use rustix::io::Errno;
 use rustix::mount as m;
 
@@ -200,8 +200,7 @@ fn launch(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>) -> Result<i3
     match sys::fork(flags, true) {
         Ok(sys::Forked::Child) => {
             drop(rd);
-            let keep = rustix::fd::AsRawFd::as_raw_fd(&wr);
-            let c = boot(guest, payload, keep);
+            let c = boot(guest, payload, wr.as_fd());
             log::write_all(wr.as_fd(), &[c as u8]);
             sys::exit_group(c)
         }
@@ -213,22 +212,41 @@ fn launch(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>) -> Result<i3
                 // SAFETY: clone3 just returned this descriptor to us and nothing else owns it.
                 unsafe { <rustix::fd::OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(fd) }
             });
-            let mut byte = [0u8; 1];
-            let n = loop {
-                match rustix::io::read(&rd, &mut byte) {
+            // Until end of file: EXEC_NEXT then nothing (exec closed the pipe), or a failure
+            // code (after EXEC_NEXT when the exec itself failed), or nothing at all: the boot
+            // process died before it could say, which is no started guest.
+            let mut said = [0u8; 2];
+            let mut len = 0;
+            while let Some(rest) = said.get_mut(len..).filter(|r| !r.is_empty()) {
+                match rustix::io::read(&rd, rest) {
                     Err(Errno::INTR) => {}
-                    other => break other,
+                    Ok(n) if n > 0 => len += n,
+                    _ => break,
                 }
-            };
-            match n {
-                Ok(1) => {
-                    let _ = rustix::process::waitpid(
+            }
+            match said.get(..len) {
+                Some([EXEC_NEXT]) => Ok(pid),
+                last => {
+                    let status = rustix::process::waitpid(
                         rustix::process::Pid::from_raw(pid),
                         rustix::process::WaitOptions::empty(),
                     );
-                    Err(i32::from(byte[0]))
+                    match last.and_then(|l| l.last()) {
+                        Some(&c) => Err(i32::from(c)),
+                        None => {
+                            let end = status.ok().flatten().and_then(|(_, st)| {
+                                nestinit::exit::Ended::from_wait_status(st.as_raw())
+                            });
+                            log::say(
+                                log::ERROR,
+                                "boot the guest: the boot process died before exec (status %): \
+                                 report this",
+                                &[Arg::Num(i64::from(end.map_or(-1, |e| e.code())))],
+                            );
+                            Err(code::SETUP)
+                        }
+                    }
                 }
-                _ => Ok(pid),
             }
         }
         Err(e) => {
@@ -249,13 +267,31 @@ fn launch(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>) -> Result<i3
     }
 }
 
+/// What the boot process writes on the launch pipe right before the guest's exec.
+const EXEC_NEXT: u8 = 0;
+
+/// The mount table (about 280 KiB): in zeroed static memory, not on a stack (a boot process
+/// under `ulimit -s 256` would die of it), and touched only by the boot process after the
+/// fork (or by chroot mode, which has no other), so the supervisor never pays for its pages.
+static mut TABLE: Table = Table::new();
+
+/// The mount table for the one process that uses it.
+///
+/// # Safety
+/// Only the boot process (or chroot mode) calls this, once, single-threaded.
+unsafe fn table() -> &'static mut Table {
+    // SAFETY: the caller is the only user of TABLE in its address space (see above).
+    unsafe { &mut *core::ptr::addr_of_mut!(TABLE) }
+}
+
 /// In the child, PID 1 of the new PID namespace: prepare the guest and exec its init.
-/// Returns only on failure, with the exit code. Out of line: the mount table (about 270 KiB)
-/// must live on the child's stack only; inlined, the supervisor's every start would touch it.
+/// Returns only on failure, with the exit code. `said` is the launch pipe: EXEC_NEXT goes
+/// there once nothing but the exec is left.
 #[inline(never)]
-fn boot(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>, keep: i32) -> i32 {
+fn boot(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>, said: BorrowedFd<'_>) -> i32 {
     let Guest { cfg, root, cmd, envp, inherited, uuid } = *guest;
-    let mut table = Table::new();
+    // SAFETY: the boot process, single-threaded, is the only user of the table.
+    let table = unsafe { table() };
     let boot_id = guest::uuid();
     let prepared = (|| -> Step {
         // MS_MOVE fails with EINVAL under a shared parent (DESIGN.md fact 1).
@@ -266,10 +302,10 @@ fn boot(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>, keep: i32) -> 
                 log::fail(e, "warning: cgroup2 payload: %: the guest cannot delegate controllers");
             }
         }
-        guest::read_mounts(&mut table)?;
-        let masks = guest::proc_masks(&table)?;
-        let old_proc = guest::enter_root(&table, root, Carry::Move)?;
-        guest::mount_proc(&table, &masks)?;
+        guest::read_mounts(table)?;
+        let masks = guest::proc_masks(table)?;
+        let old_proc = guest::enter_root(table, root, Carry::Move)?;
+        guest::mount_proc(table, &masks)?;
         if let Some(proc) = old_proc {
             guest::detach_old_proc(proc)?;
         }
@@ -281,10 +317,11 @@ fn boot(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>, keep: i32) -> 
     }
     // Nothing of the supervisor's reaches the guest but 0-2 (a leaked descriptor of a host
     // directory is a way out of the root: CVE-2024-21626); `keep` reports a failed exec.
-    if let Err(e) = sys::close_all_but(keep) {
+    if let Err(e) = sys::close_all_but(rustix::fd::AsRawFd::as_raw_fd(&said)) {
         log::fail(e, "close descriptors: %: not starting a guest that could inherit them");
         return code::SETUP;
     }
+    log::write_all(said, &[EXEC_NEXT]);
     guest::exec_guest(cfg, cfg.drop_caps, cmd, envp, Some(uuid), inherited)
 }
 
@@ -303,10 +340,11 @@ pub fn chroot(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     // Nothing is blocked or reset in this mode: the guest inherits our state unchanged.
     let mask = sys::sigprocmask(sys::How::Block, 0).unwrap_or(0);
     let inherited = Inherited { mask, chld_ignored: false };
-    let mut table = Table::new();
+    // SAFETY: chroot mode runs no other process that could use the table.
+    let table = unsafe { table() };
     if root != c"/" {
-        if let Err(Failed(c)) = guest::read_mounts(&mut table)
-            .and_then(|()| guest::enter_root(&table, root, Carry::Bind).map(drop))
+        if let Err(Failed(c)) = guest::read_mounts(table)
+            .and_then(|()| guest::enter_root(table, root, Carry::Bind).map(drop))
         {
             return c;
         }

@@ -976,3 +976,28 @@ fn guest_inherits_only_stdio_from_a_leaky_runtime() {
     assert_code(&out, 0);
     assert_eq!(out.report().must("fds"), "0 1 2");
 }
+
+// ---------------------------------------------------------------------------------------------
+// A boot process that dies before the exec is no started guest
+
+#[test]
+fn boot_process_dying_before_exec_is_a_setup_failure() {
+    let fs = Rootfs::busybox();
+    let out =
+        Ctr::new(&fs).opts(&["--seccomp", "pivot_root:KILL"]).init(&guest_cmd(&["report"])).run();
+    assert_code(&out, 125);
+    assert_eq!(
+        out.nestinit_lines(),
+        ["nestinit: boot the guest: the boot process died before exec (status 159): report this"],
+        "SIGSYS (31) killed it; no \"guest started\""
+    );
+}
+
+/// The mount table is not on the boot process's stack: a small stack limit still boots.
+#[test]
+fn boots_under_a_256_kib_stack_limit() {
+    let fs = Rootfs::busybox();
+    let out = Ctr::new(&fs).opts(&["--stack-kib", "256"]).init(&guest_cmd(&["report"])).run();
+    assert_code(&out, 0);
+    assert_eq!(out.report().must("root_marker"), fs.token());
+}

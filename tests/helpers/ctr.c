@@ -43,7 +43,9 @@
  *                          answer clone3 with that errno (no_new_privs + a BPF filter)
  *   --seccomp CALL:ERRNO   answer CALL (clone3, pivot_root, mount, move_mount, open_tree,
  *                          fsopen, umount2) with ERRNO (ENOSYS, EPERM, EACCES), as a runtime's
- *                          seccomp profile or a security module would; repeatable (8 at most)
+ *                          seccomp profile or a security module would, or kill the caller
+ *                          (KILL); repeatable (8 at most)
+ *   --stack-kib N          RLIMIT_STACK of N KiB for /init (ulimit -s N)
  *   --leak-host-root       leave a descriptor of the host's root directory open (fd 9, not
  *                          close-on-exec) for /init, as runc's CVE-2024-21626 leaked one
  *   --cgroupns             also a new cgroup namespace
@@ -68,6 +70,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -270,6 +273,7 @@ static struct {
     const char *cgroup, *cgroup2;
     int ro_root, many, cgroup_tmpfs, devpts, ro_proc_sys, mask_proc, cgroupns, leak;
     int nrules, rule_nr[MAX_RULES], rule_errno[MAX_RULES];
+    long stack_kib;
 } opt = { .root_at = "/data00" };
 
 static const struct {
@@ -297,8 +301,10 @@ static void add_rule(const char *rule)
         err = EPERM;
     else if (colon && !strcmp(colon + 1, "EACCES"))
         err = EACCES;
+    else if (colon && !strcmp(colon + 1, "KILL"))
+        err = -1;
     if (nr < 0 || !err || opt.nrules == MAX_RULES)
-        usage("--seccomp CALL:ENOSYS|EPERM|EACCES (clone3, pivot_root, mount, umount2, "
+        usage("--seccomp CALL:ENOSYS|EPERM|EACCES|KILL (clone3, pivot_root, mount, umount2, "
               "move_mount, open_tree, fsopen; 8 at most)");
     opt.rule_nr[opt.nrules] = nr;
     opt.rule_errno[opt.nrules++] = err;
@@ -319,7 +325,9 @@ static void install_seccomp(void)
         filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
                                                    (unsigned)opt.rule_nr[i], 0, 1);
         filter[n++] = (struct sock_filter)BPF_STMT(
-            BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (opt.rule_errno[i] & SECCOMP_RET_DATA));
+            BPF_RET | BPF_K, opt.rule_errno[i] < 0
+                                 ? SECCOMP_RET_KILL_PROCESS
+                                 : SECCOMP_RET_ERRNO | (opt.rule_errno[i] & SECCOMP_RET_DATA));
     }
     filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
     struct sock_fprog prog = { .len = (unsigned short)n, .filter = filter };
@@ -479,6 +487,12 @@ static void child(char **cmd)
         if (actions[i].kind == A_MARKER)
             write_file(actions[i].a, actions[i].b);
 
+    if (opt.stack_kib) {
+        struct rlimit lim = { .rlim_cur = (rlim_t)opt.stack_kib * 1024,
+                              .rlim_max = (rlim_t)opt.stack_kib * 1024 };
+        if (setrlimit(RLIMIT_STACK, &lim) != 0)
+            die("setrlimit", "RLIMIT_STACK");
+    }
     if (opt.nrules)
         install_seccomp();
 
@@ -565,6 +579,9 @@ int main(int argc, char **argv)
             opt.ro_proc_sys = 1;
         } else if (!strcmp(o, "--mask-proc")) {
             opt.mask_proc = 1;
+        } else if (!strcmp(o, "--stack-kib")) {
+            VAL();
+            opt.stack_kib = atol(v);
         } else if (!strcmp(o, "--leak-host-root")) {
             opt.leak = 1;
         } else if (!strcmp(o, "--cgroup")) {
