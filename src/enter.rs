@@ -121,8 +121,19 @@ fn status(g: &Guest) -> i32 {
     let mut cmdline = [0u8; 512];
     match fsutil::read_proc(g.pid, "cmdline", &mut cmdline) {
         Some(c) => {
+            // The guest chose its command line: escape sequences in it must not reach the
+            // terminal of whoever runs `status`. Control bytes and backslashes are escaped.
             for (i, arg) in text::tokens(c, 0).enumerate() {
-                out.push(if i > 0 { b" " } else { b"" }).push(arg);
+                out.push(if i > 0 { b" " } else { b"" });
+                for &b in arg {
+                    if b < 0x20 || b == 0x7f || b == b'\\' {
+                        const HEX: &[u8; 16] = b"0123456789abcdef";
+                        let hex = |n: u8| HEX.get(usize::from(n & 15)).copied().unwrap_or(b'?');
+                        out.push(&[b'\\', b'x', hex(b >> 4), hex(b)]);
+                    } else {
+                        out.push(&[b]);
+                    }
+                }
             }
         }
         None => {

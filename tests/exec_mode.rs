@@ -573,3 +573,25 @@ fn status_says_systemd_like_for_a_guest_blocking_sigrtmin3() {
     assert_eq!(end.code, 0, "{}", end.stderr);
     assert_eq!(end.shared_file("got"), Some(format!("got {}", SIGRTMIN + 3).as_str()));
 }
+
+/// The guest's command line is the guest's choice: its control bytes (an escape sequence that
+/// would recolour or retitle the terminal) come out escaped.
+#[test]
+fn status_escapes_the_guests_command_line() {
+    let fs = Rootfs::busybox();
+    let script =
+        "trap 'exit 0' TERM; echo up > /guest-ready; sleep 1000 & wait; : \x1b]0;pwned\x07\\";
+    let ctr = Ctr::new(&fs).init(&["--", "/bin/sh", "-c", script]);
+    let mut g = Guest::start(fs, ctr);
+    let ready = g.fs.guest_path("/guest-ready");
+    let start = Instant::now();
+    while !ready.exists() {
+        assert!(g.ctr.is_running() && start.elapsed() < FILE_TIMEOUT, "the guest did not come up");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = g.init(&["status"]);
+    assert_ok(&out);
+    assert!(!out.stdout.contains('\x1b') && !out.stdout.contains('\x07'), "{out:?}");
+    assert!(out.stdout.contains(r"; : \x1b]0;pwned\x07\x5c"), "{out:?}");
+    g.stop(0);
+}
