@@ -8,7 +8,7 @@
 //! root as working directory and no more capabilities than the guest init has.
 
 use crate::fsutil;
-use crate::guest;
+use crate::guest::{self, Failed};
 use crate::log;
 use crate::rt::Vector;
 use crate::spawn::Inherited;
@@ -51,25 +51,46 @@ fn ns_id(pid: i32, name: &[u8]) -> Option<(u64, u64)> {
     Some((st.st_dev, st.st_ino))
 }
 
-/// Whether `pid` is the guest: a child of PID 1 in another PID namespace than PID 1's.
-fn is_guest(pid: i32) -> Option<procfs::Stat> {
+/// Whether `pid` is the guest: a child of PID 1 in another PID namespace than PID 1's, which
+/// is ours (`exec` runs in the container). PID 1 is not asked: nested mode makes it
+/// non-dumpable, and its `/proc/1/ns` is then closed to callers without CAP_SYS_PTRACE.
+/// `Err` when a child of PID 1 is there but its namespace cannot be read: the caller lacks
+/// the container's privileges, which is worth saying rather than "no guest".
+fn is_guest(pid: i32) -> Result<Option<procfs::Stat>, i32> {
     let mut buf = [0u8; 1024];
-    let stat = procfs::parse_stat(fsutil::read_proc(pid, "stat", &mut buf)?)?;
+    let Some(stat) = fsutil::read_proc(pid, "stat", &mut buf).and_then(procfs::parse_stat) else {
+        return Ok(None);
+    };
     if stat.ppid != 1 || stat.state == b'Z' {
-        return None;
+        return Ok(None);
     }
-    (ns_id(pid, b"pid")? != ns_id(1, b"pid")?).then_some(stat)
+    let mut path = [0u8; 48];
+    let theirs = fsutil::path(&mut path, "/proc/%/ns/pid", &[Arg::Num(i64::from(pid))])
+        .and_then(|p| rustix::fs::stat(p).map(|st| (st.st_dev, st.st_ino)));
+    match theirs {
+        Ok(id) => Ok((Some(id) != ns_id(0, b"pid")).then_some(stat)),
+        Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => {
+            log::say(
+                log::ERROR,
+                "read /proc/%/ns/pid: EACCES: run as root with the container's capabilities",
+                &[Arg::Num(i64::from(pid))],
+            );
+            Err(code::SETUP)
+        }
+        Err(_) => Ok(None),
+    }
 }
 
 /// Scans `/proc` for the guest and pins it with a pidfd, then checks again through the pinned
 /// process: a PID recycled between the scan and `pidfd_open` is caught by the second look.
-fn find_guest() -> Option<Guest> {
-    let dir = rustix::fs::open(
+fn find_guest() -> Result<Option<Guest>, i32> {
+    let Ok(dir) = rustix::fs::open(
         c"/proc",
         rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
-    )
-    .ok()?;
+    ) else {
+        return Ok(None);
+    };
     let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
     let mut entries = rustix::fs::RawDir::new(dir, &mut buf);
     while let Some(entry) = entries.next() {
@@ -77,14 +98,17 @@ fn find_guest() -> Option<Guest> {
         let Some(pid) = nestinit::signals::parse_int(entry.file_name().to_bytes()) else {
             continue;
         };
-        if pid <= 1 || is_guest(pid).is_none() {
+        if pid <= 1 || is_guest(pid)?.is_none() {
             continue;
         }
-        let pidfd = rustix::process::pidfd_open(Pid::from_raw(pid)?, PidfdFlags::empty()).ok()?;
-        let stat = is_guest(pid)?;
-        return Some(Guest { pid, pidfd, stat });
+        let Some(pidfd) = Pid::from_raw(pid)
+            .and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok())
+        else {
+            return Ok(None);
+        };
+        return Ok(is_guest(pid)?.map(|stat| Guest { pid, pidfd, stat }));
     }
-    None
+    Ok(None)
 }
 
 fn no_guest() -> i32 {
@@ -100,13 +124,11 @@ fn no_guest() -> i32 {
 /// of `main`, which every mode touches.
 #[inline(never)]
 pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
-    // Without the right to look at PID 1's namespaces no guest could be found; say why rather
-    // than "no guest".
-    if let Err(e) = rustix::fs::stat(c"/proc/1/ns/pid") {
-        log::fail(e, "read /proc/1/ns/pid: %: run as root with the container's capabilities");
-        return code::SETUP;
-    }
-    let Some(guest) = find_guest() else { return no_guest() };
+    let guest = match find_guest() {
+        Ok(Some(g)) => g,
+        Ok(None) => return no_guest(),
+        Err(c) => return c,
+    };
     match cfg.action {
         Action::Status => status(&guest),
         _ => enter(cfg, &guest, cmd, envp),
@@ -167,6 +189,15 @@ fn enter(cfg: &Config<'_>, g: &Guest, cmd: Vector, envp: Vector) -> i32 {
     let guest_caps = fsutil::read_proc(g.pid, "status", &mut status)
         .and_then(|s| procfs::status_hex(s, b"CapBnd:"));
     let Some(guest_caps) = guest_caps else { return no_guest() };
+    let guest_nnp = fsutil::read_proc(g.pid, "status", &mut status)
+        .and_then(|s| procfs::status_hex(s, b"NoNewPrivs:"))
+        .is_some_and(|v| v != 0);
+    // No more than the guest init, settled before anything of the guest is joined: its
+    // no_new_privs, its bounding set (our effective set is kept: joining needs it), and no
+    // descriptor but 0-2 and the pidfd.
+    if let Err(Failed(c)) = before_joining(cfg.drop_caps | !guest_caps, guest_nnp, &g.pidfd) {
+        return c;
+    }
     let mut join = Ns::empty();
     for (name, ns) in text::words(NS_NAMES).zip(NAMESPACES) {
         if ns_id(0, name) != ns_id(g.pid, name) {
@@ -217,6 +248,38 @@ fn enter(cfg: &Config<'_>, g: &Guest, cmd: Vector, envp: Vector) -> i32 {
         Event::Ended(e) => e.code(),
         Event::StopRequested => 0,
     }
+}
+
+/// Lowers what the exec process could pass on before it joins the guest: `drop` from the
+/// bounding set and the ambient set (the command's exec then cannot gain them), no_new_privs
+/// when the guest init has it, and every descriptor above 2 but `keep` closed.
+fn before_joining(drop: u64, nnp: bool, keep: &OwnedFd) -> Result<(), Failed> {
+    use rustix::thread::{self as t, CapabilitySet};
+    for n in 0..64 {
+        if drop & (1u64 << n) != 0 {
+            let cap = CapabilitySet::from_bits_retain(1u64 << n);
+            match t::remove_capability_from_bounding_set(cap) {
+                // EINVAL: a capability this kernel does not know.
+                Ok(()) | Err(rustix::io::Errno::INVAL) => {}
+                Err(e) => {
+                    log::fail(e, "drop capabilities: %: needs CAP_SETPCAP");
+                    return Err(Failed(code::SETUP));
+                }
+            }
+            let _ = t::configure_capability_in_ambient_set(cap, false);
+        }
+    }
+    if nnp {
+        if let Err(e) = t::set_no_new_privs(true) {
+            log::fail(e, "no_new_privs: %: the kernel refused it");
+            return Err(Failed(code::SETUP));
+        }
+    }
+    if let Err(e) = sys::close_all_but(rustix::fd::AsRawFd::as_raw_fd(keep)) {
+        log::fail(e, "close inherited descriptors: %: needs Linux 5.9+");
+        return Err(Failed(code::SETUP));
+    }
+    Ok(())
 }
 
 /// The child's working directory is the guest's root, and it holds no descriptor but 0–2.

@@ -79,6 +79,14 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         Ok(s) => s,
         Err(c) => return c,
     };
+    // Non-dumpable, as runc makes its init before it joins a container: no process of the
+    // guest (which may reach the container's /proc after a chroot fallback) may ptrace us or
+    // write /proc/1/mem. The boot process inherits it; the guest's exec resets it.
+    if let Err(e) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
+        log::fail(e, "mark non-dumpable: %: continuing");
+    }
     sup.machine = machine::detect(cfg, sup.is_pid1);
     if sup.machine {
         log::say(log::NOTICE, "machine mode: PID 1 of the machine", &[]);

@@ -415,8 +415,8 @@ fn no_guest_exits_3_for_exec_getshell_and_status() {
 
 #[test]
 fn a_caller_without_the_containers_privileges_is_told_why() {
-    // Without CAP_SYS_PTRACE the caller may not look at PID 1's namespaces (the container's
-    // /init keeps it): that is a setup error naming the file, not "no guest".
+    // Without CAP_SYS_PTRACE the caller may not look at the guest's namespaces (the guest
+    // keeps it): that is a setup error naming the file, not "no guest".
     let g = Guest::sh();
     let mut cmd = Command::new("nsenter");
     cmd.args(["-t", &g.pid.to_string(), "-m", "-p", "--"]);
@@ -426,7 +426,11 @@ fn a_caller_without_the_containers_privileges_is_told_why() {
     assert_eq!(out.code, 125, "{out:?}");
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line: {out:?}");
-    assert!(lines[0].starts_with("nestinit: read /proc/1/ns/pid: EACCES: "), "{out:?}");
+    let line = lines[0];
+    assert!(
+        line.starts_with("nestinit: read /proc/") && line.contains("/ns/pid: EACCES: "),
+        "{out:?}"
+    );
     g.stop(0);
 }
 
@@ -593,5 +597,74 @@ fn status_escapes_the_guests_command_line() {
     assert_ok(&out);
     assert!(!out.stdout.contains('\x1b') && !out.stdout.contains('\x07'), "{out:?}");
     assert!(out.stdout.contains(r"; : \x1b]0;pwned\x07\x5c"), "{out:?}");
+    g.stop(0);
+}
+
+/// `exec` gets no more than the guest init: a guest with no_new_privs passes it on.
+#[test]
+fn exec_mirrors_the_guests_no_new_privs() {
+    let fs = Rootfs::busybox();
+    let ctr = Ctr::new(&fs).init(&["--no-new-privs", "--", "/bin/sh", "-c", SH_GUEST]);
+    let g = Guest::start(fs, ctr);
+    wait_volume_file(&g, "/guest-ready");
+    let out = g.exec(&["/bin/sh", "-c", "grep NoNewPrivs /proc/1/status /proc/self/status"]);
+    assert_ok(&out);
+    assert_eq!(
+        out.stdout, "/proc/1/status:NoNewPrivs:\t1\n/proc/self/status:NoNewPrivs:\t1\n",
+        "the guest init and the exec'd command; {out:?}"
+    );
+    g.stop(0);
+}
+
+/// Descriptors the caller leaked are closed before the exec process joins the guest, not
+/// only in the command: while the command runs, the exec process holds 0-2 and its pidfd.
+#[test]
+fn exec_process_holds_no_leaked_descriptor_inside_the_guest() {
+    let g = Guest::sh();
+    let leak = "exec 7</dev/null 9>/dev/null; exec \"$@\"";
+    let inner = g.init_cmd(&["exec", "/bin/sh", "-c", "echo > /exec-up; sleep 30"]);
+    let mut leaky = Command::new("sh");
+    leaky.arg("-c").arg(leak).arg("sh").arg(inner.get_program()).args(inner.get_args());
+    leaky.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    leaky.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = leaky.spawn().unwrap();
+    wait_volume_file(&g, "/exec-up");
+    let exec_pid = exec_parent_of(child.id());
+    let fds: Vec<u32> = std::fs::read_dir(format!("/proc/{exec_pid}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().parse().unwrap())
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!fds.contains(&7) && !fds.contains(&9), "leaked fds reached the guest: {fds:?}");
+    assert_eq!(fds.len(), 4, "0, 1, 2 and the pidfd: {fds:?}");
+    g.stop(0);
+}
+
+/// The supervisor is non-dumpable in nested mode (as is the exec process): a process without
+/// CAP_SYS_PTRACE may not follow its /proc/PID/exe, while the guest init is the control.
+#[test]
+fn supervisor_is_not_dumpable() {
+    let fs = Rootfs::busybox();
+    let ctr = Ctr::new(&fs).init(&["--", "/bin/sh", "-c", SH_GUEST]);
+    // Without CAP_SYS_PTRACE anywhere in the container, the reader's capabilities cover the
+    // processes' own, so only dumpability decides.
+    let g = std::thread::spawn(move || {
+        use rustix::thread::{remove_capability_from_bounding_set, CapabilitySet};
+        remove_capability_from_bounding_set(CapabilitySet::SYS_PTRACE).unwrap();
+        Guest::start(fs, ctr)
+    })
+    .join()
+    .unwrap();
+    wait_volume_file(&g, "/guest-ready");
+    let guest_init = descendants(g.pid)[0];
+    let readlink = |pid: u32| {
+        let mut c = Command::new("setpriv");
+        c.args(["--bounding-set", "-sys_ptrace", "readlink", &format!("/proc/{pid}/exe")]);
+        run_timed(c)
+    };
+    assert_eq!(readlink(guest_init).code, 0, "control: the guest init is dumpable");
+    let out = readlink(g.pid);
+    assert_ne!(out.code, 0, "PID 1's exe was readable: {out:?}");
     g.stop(0);
 }
