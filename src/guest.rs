@@ -76,14 +76,25 @@ fn open_root(root: &CStr) -> Step<OwnedFd> {
         })
 }
 
+/// Where the guest's `/proc` goes, and, after a chroot fallback ([`switch_root`]), the
+/// container's `/proc`, held open so that [`mount_proc`] can detach it.
+pub struct Entered {
+    pub proc_dir: OwnedFd,
+    pub old_proc: Option<OwnedFd>,
+}
+
 /// Carries the container's mounts (those of `table` the plan selects, and `/proc` in chroot
-/// mode) into `root`, then makes `root` the process's `/`. Nothing to do for `/`. After a
-/// chroot fallback ([`switch_root`]) returns the container's `/proc`, held open: the caller
-/// detaches it once the guest's own is mounted ([`detach_old_proc`]).
-pub fn enter_root(table: &Table, root: &CStr, how: Carry) -> Step<Option<OwnedFd>> {
+/// mode) into `root`, then makes `root` the process's `/`. Nothing to do for `/` (`None`).
+pub fn enter_root(table: &Table, root: &CStr, how: Carry) -> Step<Option<Entered>> {
     let bytes = root.to_bytes();
     if bytes == b"/" {
-        return Ok(None);
+        if how == Carry::Bind {
+            return Ok(None);
+        }
+        // The container's root: the fresh proc goes over its /proc.
+        let proc_dir =
+            open_target(open_root(root)?.as_fd(), b"/proc", true)?.ok_or(Failed(code::SETUP))?;
+        return Ok(Some(Entered { proc_dir, old_proc: None }));
     }
     // pivot_root needs a mount point: bind the root onto itself (recursively, keeping the
     // volume's own submounts) when it is a plain directory.
@@ -94,12 +105,13 @@ pub fn enter_root(table: &Table, root: &CStr, how: Carry) -> Step<Option<OwnedFd
     }
     let rootfd = open_root(root)?;
     carry_mounts(table, bytes, rootfd.as_fd(), how)?;
-    let procfd = open_target(rootfd.as_fd(), b"/proc", true)?.ok_or(Failed(code::SETUP))?;
+    let proc_dir = open_target(rootfd.as_fd(), b"/proc", true)?.ok_or(Failed(code::SETUP))?;
     if how == Carry::Bind {
-        carry(c"/proc", procfd.as_fd(), how)
+        carry(c"/proc", proc_dir.as_fd(), how)
             .map_err(|e| mount_err(b"/proc", e, "bind %: %: needs CAP_SYS_ADMIN"))?;
     }
-    switch_root(rootfd.as_fd(), how)
+    let old_proc = switch_root(rootfd.as_fd(), how)?;
+    Ok(Some(Entered { proc_dir, old_proc }))
 }
 
 /// Reports a refused mount operation about `subject`: exit 125. We hold CAP_SYS_ADMIN here
@@ -295,7 +307,7 @@ fn switch_root(rootfd: BorrowedFd<'_>, how: Carry) -> Step<Option<OwnedFd>> {
 /// Before a chroot fallback, shrinks what a guest that escapes the chroot could reach: the
 /// container's own root (the image, holding `/init`) becomes read-only, nosuid, nodev and
 /// noexec in the guest's mount namespace, and its `/proc` (which shows the supervisor) is
-/// held to be detached once the guest's `/proc` is up. The root volume is then mounted on
+/// held to be detached once the guest's `/proc` is up ([`mount_proc`]). The root volume is then mounted on
 /// top of `/`, so `..` out of the chroot lands back on the volume (path_resolution(7):
 /// a walk up to a mount point continues in the mount on top).
 fn seal_old_root() -> Result<OwnedFd, Errno> {
@@ -307,17 +319,6 @@ fn seal_old_root() -> Result<OwnedFd, Errno> {
         | MountFlags::NOEXEC;
     m::mount_remount(c"/", sealed, c"")?;
     Ok(proc)
-}
-
-/// Detaches the container's `/proc`, held by [`seal_old_root`], from the guest's mount
-/// namespace, now that the guest's own `/proc` is mounted and names it through
-/// `/proc/self/fd`.
-pub fn detach_old_proc(proc: OwnedFd) -> Step {
-    let mut buf = [0u8; 32];
-    let fd = rustix::fd::AsRawFd::as_raw_fd(&proc);
-    crate::fsutil::path(&mut buf, "/proc/self/fd/%", &[Arg::Num(i64::from(fd))])
-        .and_then(|p| m::unmount(p, m::UnmountFlags::DETACH))
-        .map_err(|e| setup_err(b"/proc", e, "detach the container's %: %: check CAP_SYS_ADMIN"))
 }
 
 /// Most `/proc` masks re-applied; runc puts about a dozen.
@@ -336,79 +337,162 @@ pub fn proc_masks(table: &Table) -> Step<Masks> {
     }
 }
 
-/// Mounts a fresh proc for the new PID namespace on `/proc` and re-applies `masks`.
-pub fn mount_proc(table: &Table, masks: &Masks) -> Step {
-    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
-    m::mount(c"proc", c"/proc", c"proc", flags, None).map_err(|e| {
-        mount_err(b"/proc", e, "mount %: %: needs CAP_SYS_ADMIN and an unmasked /proc")
-    })?;
+/// One detached copy of each carried mask (`/dev/null` over `/proc/kcore`, a tmpfs over
+/// `/proc/acpi`, LXCFS's `/proc/meminfo`), taken from the container's `/proc` before the root
+/// switch hides it, in the order of `masks` (`None` for the masks made again from proc).
+pub type Carried = heapless::Vec<Option<OwnedFd>, 64>;
+
+pub fn clone_masks(table: &Table, masks: &Masks) -> Step<Carried> {
+    let mut carried = Carried::new();
     for &(i, mask) in masks {
         let path = table.path(usize::from(i));
-        let mut buf = [0u8; PATH_MAX];
-        let done = crate::fsutil::path(&mut buf, "%", &[Arg::Str(path)]).and_then(|p| match mask {
-            Mask::ReadOnly => m::mount_bind(p, p).and_then(|()| {
-                m::mount_remount(p, MountFlags::BIND | MountFlags::RDONLY | flags, c"")
-            }),
-            Mask::Hide => match rustix::fs::stat(p) {
-                Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
-                    m::mount(c"tmpfs", p, c"tmpfs", flags | MountFlags::RDONLY, None)
-                }
-                Ok(_) => m::mount_bind(c"/dev/null", p),
-                Err(e) => Err(e),
-            },
-        });
-        match done {
-            // Not on this kernel: nothing to hide.
-            Ok(()) | Err(Errno::NOENT) => {}
-            Err(e) => {
-                return Err(mount_err(
-                    path,
-                    e,
-                    "mask %: %: cannot mask the guest's /proc like ours",
-                ))
+        let tree = match mask {
+            Mask::ReadOnly => None,
+            Mask::Carry => {
+                let mut buf = [0u8; PATH_MAX];
+                let flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+                let tree = crate::fsutil::path(&mut buf, "%", &[Arg::Str(path)])
+                    .and_then(|p| m::open_tree(CWD, p, flags));
+                Some(tree.map_err(|e| mount_err(path, e, "copy the mask on %: open_tree: %"))?)
             }
-        }
+        };
+        // As many as masks, which hold 64 at most.
+        let _ = carried.push(tree);
     }
-    Ok(())
+    Ok(carried)
+}
+
+/// The guest's `/proc`: a fresh proc for its PID namespace, made with the new mount API and
+/// attached to `dir` (the guest's `/proc`, held open since the root switch), so that no path
+/// in the volume, which another writer may change while the guest boots, ever decides where
+/// it lands. It keeps the container's `/proc` options (read-only, `hidepid=`, `subset=`,
+/// `gid=`), then gets the container's masks, each found through the fresh proc itself: a
+/// read-only bind made again from it, or the copy from `carried`. A mask whose path the
+/// fresh proc lacks (another kernel, `subset=pid`) is verified absent there. Then the
+/// container's `/proc` (`old`, after a chroot fallback) is detached and the boot id bound.
+pub fn mount_proc(
+    table: &Table,
+    masks: &Masks,
+    carried: Carried,
+    dir: OwnedFd,
+    old: Option<OwnedFd>,
+    boot_id: &[u8; 36],
+) -> Step {
+    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    let fail =
+        |e| mount_err(b"/proc", e, "mount %: %: needs CAP_SYS_ADMIN and fsopen (Linux 5.2+)");
+    let (read_only, kept) = plan::proc_options(table);
+    let fs = m::fsopen(c"proc", m::FsOpenFlags::FSOPEN_CLOEXEC).map_err(fail)?;
+    for (key, value) in kept {
+        let (mut k, mut v) = ([0u8; 16], [0u8; 64]);
+        let k = crate::fsutil::path(&mut k, "%", &[Arg::Str(key)]);
+        let v = crate::fsutil::path(&mut v, "%", &[Arg::Str(value)]);
+        k.and_then(|k| v.and_then(|v| m::fsconfig_set_string(&fs, k, v)))
+            .map_err(|e| setup_err(key, e, "keep the /proc option %: %: report this"))?;
+    }
+    m::fsconfig_create(&fs).map_err(fail)?;
+    let mut attrs = m::MountAttrFlags::MOUNT_ATTR_NOSUID
+        | m::MountAttrFlags::MOUNT_ATTR_NODEV
+        | m::MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    if read_only {
+        attrs |= m::MountAttrFlags::MOUNT_ATTR_RDONLY;
+    }
+    let proc = m::fsmount(&fs, m::FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(fail)?;
+    let both = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH;
+    m::move_mount(&proc, c"", &dir, c"", both).map_err(fail)?;
+    // From here on, paths are taken relative to the fresh proc's root, and `self/fd/N` names
+    // what a descriptor holds.
+    rustix::process::fchdir(&proc).map_err(fail)?;
+    for (&(i, mask), tree) in masks.iter().zip(carried) {
+        let path = table.path(usize::from(i));
+        let rel = path.strip_prefix(b"/proc/").unwrap_or(path);
+        let done = in_proc(&proc, rel).and_then(|target| {
+            let Some(target) = target else { return Ok(()) };
+            match (mask, tree) {
+                (Mask::Carry, Some(tree)) => m::move_mount(&tree, c"", &target, c"", both),
+                _ => fd_path(&target, |t| m::mount_bind(t, t))
+                    .and_then(|()| remount_read_only(&proc, rel, flags)),
+            }
+        });
+        done.map_err(|e| mount_err(path, e, "mask %: %: cannot mask the guest's /proc like ours"))?;
+    }
+    if let Some(old) = old {
+        fd_path(&old, |p| m::unmount(p, m::UnmountFlags::DETACH)).map_err(|e| {
+            setup_err(b"/proc", e, "detach the container's %: %: check CAP_SYS_ADMIN")
+        })?;
+    }
+    if let Err(e) = mount_boot_id(&proc, boot_id) {
+        log::fail_on(
+            b"/proc/sys/kernel/random/boot_id",
+            e,
+            "boot id %: %: continuing; the journal may merge boots",
+        );
+    }
+    rustix::process::chdir(c"/").map_err(fail)
+}
+
+/// `rel` inside the fresh proc, through its descriptor (never a path in the volume), without
+/// following a symlink; `None` when proc has no such entry.
+fn in_proc(proc: &OwnedFd, rel: &[u8]) -> Result<Option<OwnedFd>, Errno> {
+    let mut buf = [0u8; PATH_MAX];
+    let rel = crate::fsutil::path(&mut buf, "%", &[Arg::Str(rel)])?;
+    match rustix::fs::openat(
+        proc,
+        rel,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Calls `f` with `self/fd/N` for `fd`: relative to the fresh proc, our working directory,
+/// it names exactly what the descriptor holds (as runc names mount targets).
+fn fd_path<T>(fd: &OwnedFd, f: impl FnOnce(&CStr) -> Result<T, Errno>) -> Result<T, Errno> {
+    let mut buf = [0u8; 32];
+    let n = i64::from(rustix::fd::AsRawFd::as_raw_fd(fd));
+    f(crate::fsutil::path(&mut buf, "self/fd/%", &[Arg::Num(n)])?)
+}
+
+/// Makes the mount now on top of `rel` in the fresh proc read-only.
+fn remount_read_only(proc: &OwnedFd, rel: &[u8], flags: MountFlags) -> Result<(), Errno> {
+    let top = in_proc(proc, rel)?.ok_or(Errno::NOENT)?;
+    fd_path(&top, |t| m::mount_remount(t, MountFlags::BIND | MountFlags::RDONLY | flags, c""))
 }
 
 /// Gives this boot its own `/proc/sys/kernel/random/boot_id`, as systemd-nspawn does, so the
-/// guest's journal tells its boots apart. The file lives on a small tmpfs mounted for a moment
-/// over the target's directory: the target, held open beforehand, is reached under it through
-/// `/proc/self/fd` (as runc names mount targets), and the tmpfs is detached once the file is
-/// bound. Cloning a file out of a detached mount (`open_tree`) would be simpler but is refused
-/// by Linux 6.1. Runs in the guest's private mount namespace after `/proc` is mounted; failure
-/// only warns: the guest can run without it.
-pub fn mount_boot_id(id: &[u8; 36]) {
-    let dir = c"/proc/sys/kernel/random";
-    let target = c"/proc/sys/kernel/random/boot_id";
-    let result = (|| -> Result<(), Errno> {
-        let held = rustix::fs::open(target, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
-        let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
-        m::mount(c"tmpfs", dir, c"tmpfs", flags, Some(c"size=4k,mode=755"))?;
-        let bound = (|| -> Result<(), Errno> {
-            let file = rustix::fs::open(
-                target,
-                OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
-                Mode::from_raw_mode(0o444),
-            )?;
-            log::write_all(file.as_fd(), id);
-            log::write_all(file.as_fd(), b"\n");
-            let mut buf = [0u8; 32];
-            let under = crate::fsutil::path(
-                &mut buf,
-                "/proc/self/fd/%",
-                &[Arg::Num(i64::from(rustix::fd::AsRawFd::as_raw_fd(&held)))],
-            )?;
-            m::mount_bind(target, under)
-        })();
-        m::unmount(dir, m::UnmountFlags::DETACH)?;
-        bound?;
-        m::mount_remount(target, MountFlags::BIND | MountFlags::RDONLY | flags, c"")
-    })();
-    if let Err(e) = result {
-        log::fail_on(target.to_bytes(), e, "boot id %: %: continuing; the journal may merge boots");
-    }
+/// guest's journal tells its boots apart. The file lives on a small tmpfs attached for a
+/// moment over the target's directory: the target, held open beforehand, is bound from it,
+/// then the tmpfs is detached. Cloning a file out of a detached mount (`open_tree`) would be
+/// simpler but is refused by Linux 6.1. Runs with the fresh proc as working directory.
+fn mount_boot_id(proc: &OwnedFd, id: &[u8; 36]) -> Result<(), Errno> {
+    let rel = b"sys/kernel/random/boot_id";
+    let target = in_proc(proc, rel)?.ok_or(Errno::NOENT)?;
+    let dir = in_proc(proc, b"sys/kernel/random")?.ok_or(Errno::NOENT)?;
+    let fs = m::fsopen(c"tmpfs", m::FsOpenFlags::FSOPEN_CLOEXEC)?;
+    m::fsconfig_set_string(&fs, c"size", c"4k")?;
+    m::fsconfig_create(&fs)?;
+    let attrs = m::MountAttrFlags::MOUNT_ATTR_NOSUID
+        | m::MountAttrFlags::MOUNT_ATTR_NODEV
+        | m::MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    let tmp = m::fsmount(&fs, m::FsMountFlags::FSMOUNT_CLOEXEC, attrs)?;
+    let file = rustix::fs::openat(
+        &tmp,
+        c"boot_id",
+        OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o444),
+    )?;
+    log::write_all(file.as_fd(), id);
+    log::write_all(file.as_fd(), b"\n");
+    let both = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH;
+    m::move_mount(&tmp, c"", &dir, c"", both)?;
+    let bound = fd_path(&file, |src| fd_path(&target, |t| m::mount_bind(src, t)));
+    fd_path(&tmp, |t| m::unmount(t, m::UnmountFlags::DETACH))?;
+    bound?;
+    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    remount_read_only(proc, rel, flags)
 }
 
 /// A random (version 4) UUID in its 36-character text form.

@@ -27,7 +27,9 @@ impl ParseError {
     }
 }
 
-/// The fs type is stored right after the mount point in the arena.
+/// The fs type is stored right after the mount point in the arena, and for proc mounts
+/// (whose `hidepid=`, `subset=` and `gid=` the guest's `/proc` must keep) the super options
+/// after it.
 #[derive(Clone, Copy, Debug)]
 pub struct Mount {
     pub id: u32,
@@ -36,6 +38,7 @@ pub struct Mount {
     off: u32,
     point_len: u32,
     fs_len: u32,
+    super_len: u32,
 }
 
 pub struct Table {
@@ -78,6 +81,11 @@ impl Table {
 
     pub fn fstype(&self, i: usize) -> &[u8] {
         self.slice(i, |m| (m.off + m.point_len, m.fs_len))
+    }
+
+    /// The super options (`rw,hidepid=invisible`) of a proc mount; empty for other types.
+    pub fn super_options(&self, i: usize) -> &[u8] {
+        self.slice(i, |m| (m.off + m.point_len + m.fs_len, m.super_len))
     }
 
     fn slice(&self, i: usize, range: impl Fn(&Mount) -> (u32, u32)) -> &[u8] {
@@ -138,6 +146,9 @@ pub struct Parser {
     escaped: u16,
     point_len: usize,
     fs_len: usize,
+    /// The line's fs type is proc: its super options are kept.
+    keep_super: bool,
+    super_len: usize,
     failed: Option<ParseError>,
 }
 
@@ -163,6 +174,8 @@ impl Parser {
             escaped: 0,
             point_len: 0,
             fs_len: 0,
+            keep_super: false,
+            super_len: 0,
             failed: None,
         }
     }
@@ -196,7 +209,7 @@ impl Parser {
     fn byte(&mut self, table: &mut Table, b: u8) -> Result<(), ParseError> {
         match b {
             b'\n' => return self.end_line(table),
-            b' ' => return self.end_field(),
+            b' ' => return self.end_field(table),
             _ => {}
         }
         self.started = true;
@@ -219,6 +232,10 @@ impl Parser {
             Field::FsType => {
                 self.store(table, self.point_len + self.fs_len, b)?;
                 self.fs_len += 1;
+            }
+            Field::Super if self.keep_super => {
+                self.store(table, self.point_len + self.fs_len + self.super_len, b)?;
+                self.super_len += 1;
             }
             _ => {}
         }
@@ -269,7 +286,7 @@ impl Parser {
         Ok(())
     }
 
-    fn end_field(&mut self) -> Result<(), ParseError> {
+    fn end_field(&mut self, table: &Table) -> Result<(), ParseError> {
         let empty = self.field_len == 0;
         self.field = match self.field {
             Field::Id | Field::Parent | Field::Point | Field::FsType if empty => {
@@ -287,7 +304,11 @@ impl Parser {
             }
             Field::Optional if self.field_len == 1 && self.dash => Field::FsType,
             Field::Optional => Field::Optional,
-            Field::FsType => Field::Source,
+            Field::FsType => {
+                let at = table.used + self.point_len;
+                self.keep_super = table.arena.get(at..at + self.fs_len) == Some(b"proc");
+                Field::Source
+            }
             Field::Source | Field::Super => Field::Super,
         };
         self.field_len = 0;
@@ -307,9 +328,10 @@ impl Parser {
                 off: table.used as u32,
                 point_len: self.point_len as u32,
                 fs_len: self.fs_len as u32,
+                super_len: self.super_len as u32,
             };
             table.mounts.push(mount).map_err(|_| ParseError::TooManyMounts)?;
-            table.used += self.point_len + self.fs_len;
+            table.used += self.point_len + self.fs_len + self.super_len;
         }
         *self = Parser { line: self.line + 1, ..Parser::new() };
         Ok(())
@@ -469,5 +491,20 @@ mod tests {
         t.clear();
         parse_all(&mut t, b"").unwrap();
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn proc_super_options_are_kept() {
+        let mut t = Box::new(Table::new());
+        let text = b"1 0 0:1 / / rw - ext4 /dev/x rw,very,long,options\n\
+            2 1 0:2 / /proc ro,nosuid - proc proc rw,hidepid=invisible,subset=pid\n\
+            3 2 0:3 /null /proc/kcore rw - tmpfs tmpfs rw,size=1k\n";
+        parse_all(&mut t, text).unwrap();
+        assert_eq!(t.super_options(0), b"");
+        assert_eq!(t.super_options(1), b"rw,hidepid=invisible,subset=pid");
+        assert_eq!(t.super_options(2), b"");
+        assert_eq!(t.path(2), b"/proc/kcore");
+        assert_eq!(t.fstype(2), b"tmpfs");
+        assert!(t.mount(1).unwrap().read_only);
     }
 }

@@ -312,12 +312,10 @@ fn boot(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>, said: Borrowed
         }
         guest::read_mounts(table)?;
         let masks = guest::proc_masks(table)?;
-        let old_proc = guest::enter_root(table, root, Carry::Move)?;
-        guest::mount_proc(table, &masks)?;
-        if let Some(proc) = old_proc {
-            guest::detach_old_proc(proc)?;
+        let carried = guest::clone_masks(table, &masks)?;
+        if let Some(e) = guest::enter_root(table, root, Carry::Move)? {
+            guest::mount_proc(table, &masks, carried, e.proc_dir, e.old_proc, &boot_id)?;
         }
-        guest::mount_boot_id(&boot_id);
         Ok(())
     })();
     if let Err(Failed(c)) = prepared {

@@ -89,10 +89,14 @@ pub fn moves(table: &Table, root: &[u8], out: &mut heapless::Vec<u16, { MAX_MOUN
     }
 }
 
+/// How a mount the runtime put under the container's `/proc` reaches the guest's fresh one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mask {
+    /// A bind of proc itself (`/proc/sys` read-only): made again from the fresh proc.
     ReadOnly,
-    Hide,
+    /// Anything else (`/dev/null` over `/proc/kcore`, a read-only tmpfs over `/proc/acpi`,
+    /// LXCFS's `/proc/meminfo`): the same mount, carried as it is.
+    Carry,
 }
 
 fn is_mask(table: &Table, i: usize) -> bool {
@@ -102,6 +106,7 @@ fn is_mask(table: &Table, i: usize) -> bool {
 
 /// The guest gets a fresh `/proc` for its PID namespace, which would drop the runtime's masks
 /// (read-only `/proc/sys`, `/dev/null` over `/proc/kcore`, ...); this lists them to re-apply.
+/// A proc bind is made read-only whatever it was: never less restricted than the container.
 #[allow(clippy::result_unit_err)] // the only failure is "more than 64", the caller words it
 pub fn proc_masks(table: &Table, out: &mut heapless::Vec<(u16, Mask), 64>) -> Result<(), ()> {
     out.clear();
@@ -110,12 +115,24 @@ pub fn proc_masks(table: &Table, out: &mut heapless::Vec<(u16, Mask), 64>) -> Re
         if (0..table.len()).any(|j| is_strictly_under(path, table.path(j)) && is_mask(table, j)) {
             continue;
         }
-        let read_only = table.mount(i).is_some_and(|m| m.read_only);
-        let mask =
-            if read_only && table.fstype(i) == b"proc" { Mask::ReadOnly } else { Mask::Hide };
+        let mask = if table.fstype(i) == b"proc" { Mask::ReadOnly } else { Mask::Carry };
         out.push((i as u16, mask)).map_err(|_| ())?;
     }
     Ok(())
+}
+
+/// The container's own `/proc`: whether it is read-only, and the options of its proc
+/// (`hidepid=`, `subset=`, `gid=`) that the guest's fresh one must keep, as (key, value).
+pub fn proc_options(table: &Table) -> (bool, impl Iterator<Item = (&[u8], &[u8])>) {
+    let i = table.find(b"/proc").filter(|&i| table.fstype(i) == b"proc");
+    let read_only = i.and_then(|i| table.mount(i)).is_some_and(|m| m.read_only);
+    let opts = i.map_or(&[][..], |i| table.super_options(i));
+    let kept = crate::text::tokens(opts, b',').filter_map(|o| {
+        let eq = o.iter().position(|&b| b == b'=')?;
+        let (key, value) = (o.get(..eq)?, o.get(eq + 1..)?);
+        matches!(key, b"hidepid" | b"subset" | b"gid").then_some((key, value))
+    });
+    (read_only, kept)
 }
 
 #[cfg(test)]
@@ -215,11 +232,11 @@ mod tests {
             (b"/proc/irq", Mask::ReadOnly),
             (b"/proc/sys", Mask::ReadOnly),
             (b"/proc/sysrq-trigger", Mask::ReadOnly),
-            (b"/proc/acpi", Mask::Hide),
-            (b"/proc/kcore", Mask::Hide),
-            (b"/proc/keys", Mask::Hide),
-            (b"/proc/timer_list", Mask::Hide),
-            (b"/proc/scsi", Mask::Hide),
+            (b"/proc/acpi", Mask::Carry),
+            (b"/proc/kcore", Mask::Carry),
+            (b"/proc/keys", Mask::Carry),
+            (b"/proc/timer_list", Mask::Carry),
+            (b"/proc/scsi", Mask::Carry),
         ];
         assert_eq!(got, want);
     }
@@ -301,5 +318,24 @@ mod tests {
                 .filter(|v| v.len() < 16);
             assert_eq!(got, want.map(<[u8]>::to_vec), "{input:?}");
         }
+    }
+
+    #[test]
+    fn proc_options_keep_what_restricts() {
+        let t = table(
+            b"1 0 0:1 / / rw - ext4 /dev/x rw\n\
+            2 1 0:2 / /proc ro,nosuid - proc proc rw,hidepid=invisible,subset=pid,gid=5\n",
+        );
+        let (ro, opts) = proc_options(&t);
+        assert!(ro);
+        let opts: Vec<_> = opts.collect();
+        assert_eq!(
+            opts,
+            [(&b"hidepid"[..], &b"invisible"[..]), (b"subset", b"pid"), (b"gid", b"5")]
+        );
+        let docker = table(DOCKER);
+        let (ro, opts) = proc_options(&docker);
+        assert!(!ro);
+        assert_eq!(opts.count(), 0);
     }
 }

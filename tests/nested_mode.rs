@@ -1001,3 +1001,102 @@ fn boots_under_a_256_kib_stack_limit() {
     assert_code(&out, 0);
     assert_eq!(out.report().must("root_marker"), fs.token());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The guest's /proc: never less restricted than the container's, and what LXCFS binds stays
+
+/// An LXCFS-style bind of a real file over /proc/meminfo (what shows a container its memory
+/// limit) is carried as it is, not replaced by /dev/null.
+#[test]
+fn file_bound_over_proc_is_carried_as_it_is() {
+    let fs = Rootfs::busybox();
+    let meminfo = fs.scratch_path("meminfo");
+    write(&meminfo, "MemTotal:         262144 kB\n");
+    let out = Ctr::new(&fs)
+        .opts(&[
+            "--bind-file",
+            &format!("{}:/proc/meminfo", meminfo.display()),
+            "--mask-proc",
+            "--ro-proc-sys",
+        ])
+        .init(&["--", "/bin/sh", "-c", "cat /proc/meminfo; /bin/guest report"])
+        .run();
+    assert_code(&out, 0);
+    assert!(out.stdout.starts_with("MemTotal:         262144 kB\n"), "{}", out.stdout);
+    let r = out.report();
+    assert_eq!(r.must("proc_sys"), "ro", "the other masks still apply");
+    assert!(r.stat("/proc/kcore").starts_with("chr") || r.stat("/proc/kcore") == "!ENOENT");
+}
+
+/// The container's /proc options reach the guest's fresh /proc: read-only, hidepid, subset.
+#[test]
+fn proc_options_of_the_container_are_kept() {
+    let fs = Rootfs::busybox();
+    let out = Ctr::new(&fs)
+        .opts(&["--proc-opts", "hidepid=2", "--ro-proc"])
+        .init(&guest_cmd(&["report"]))
+        .run();
+    assert_code(&out, 0);
+    let proc = out.report().mount_at("/proc").expect("a /proc mount");
+    assert!(proc.read_only(), "read-only like the container's: {proc:?}");
+    assert!(proc.super_options.contains("hidepid=invisible"), "{proc:?}");
+    let out = Ctr::new(&fs)
+        .opts(&["--proc-opts", "subset=pid", "--mask-proc"])
+        .init(&guest_cmd(&["report"]))
+        .run();
+    assert_code(&out, 0);
+    let r = out.report();
+    assert!(r.mount_at("/proc").expect("a /proc mount").super_options.contains("subset=pid"));
+    assert_eq!(r.must("proc_sys"), "err:ENOENT", "no /proc/sys with subset=pid");
+}
+
+/// A writer of the volume (another pod on the same hostPath) swaps `proc` for a symlink to an
+/// empty directory and back, as fast as it can, while guests boot. Every boot must end with
+/// the masks in place (a read-only /proc/sys where the guest finds a real proc) or a refusal,
+/// never a real proc without them.
+#[test]
+fn proc_swapped_for_a_symlink_during_boot_never_loses_the_masks() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let fs = Rootfs::busybox();
+    let vol = fs.path().to_path_buf();
+    mkdir(&vol.join("proc"));
+    mkdir(&vol.join("empty"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let racer = {
+        let (stop, vol) = (stop.clone(), vol.clone());
+        std::thread::spawn(move || {
+            let (proc, aside) = (vol.join("proc"), vol.join("proc.aside"));
+            while !stop.load(Ordering::Relaxed) {
+                if std::fs::rename(&proc, &aside).is_ok() {
+                    let _ = symlink("empty", &proc);
+                    let _ = std::fs::remove_file(&proc);
+                    let _ = std::fs::rename(&aside, &proc);
+                }
+            }
+        })
+    };
+    let (mut masked, mut refused) = (0, 0);
+    for _ in 0..150 {
+        let out = Ctr::new(&fs)
+            .opts(&["--ro-proc-sys", "--mask-proc"])
+            .init(&guest_cmd(&["report"]))
+            .run();
+        match out.code {
+            125 => refused += 1,
+            0 => {
+                let proc_sys = out.report().must("proc_sys").to_string();
+                assert_ne!(
+                    proc_sys, "rw",
+                    "a real /proc without its masks; stderr:\n{}",
+                    out.stderr
+                );
+                masked += 1;
+            }
+            c => panic!("exit {c}; stderr:\n{}", out.stderr),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    racer.join().unwrap();
+    eprintln!("{masked} boots masked, {refused} refused");
+}

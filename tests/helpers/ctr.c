@@ -46,6 +46,8 @@
  *                          seccomp profile or a security module would, or kill the caller
  *                          (KILL); repeatable (8 at most)
  *   --stack-kib N          RLIMIT_STACK of N KiB for /init (ulimit -s N)
+ *   --proc-opts DATA       mount /proc with DATA (hidepid=2, subset=pid, ...)
+ *   --ro-proc              mount /proc read-only
  *   --leak-host-root       leave a descriptor of the host's root directory open (fd 9, not
  *                          close-on-exec) for /init, as runc's CVE-2024-21626 leaked one
  *   --cgroupns             also a new cgroup namespace
@@ -274,6 +276,8 @@ static struct {
     int ro_root, many, cgroup_tmpfs, devpts, ro_proc_sys, mask_proc, cgroupns, leak;
     int nrules, rule_nr[MAX_RULES], rule_errno[MAX_RULES];
     long stack_kib;
+    const char *proc_opts;
+    int ro_proc;
 } opt = { .root_at = "/data00" };
 
 static const struct {
@@ -381,7 +385,8 @@ static void child(char **cmd)
     copy_file(init, "./init", 0755);
 
     mkdirs("./proc");
-    do_mount("proc", "./proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    do_mount("proc", "./proc", "proc",
+             MS_NOSUID | MS_NODEV | MS_NOEXEC | (opt.ro_proc ? MS_RDONLY : 0), opt.proc_opts);
 
     tmpfs("./dev", "mode=755,size=64k");
     const char *nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
@@ -579,6 +584,11 @@ int main(int argc, char **argv)
             opt.ro_proc_sys = 1;
         } else if (!strcmp(o, "--mask-proc")) {
             opt.mask_proc = 1;
+        } else if (!strcmp(o, "--proc-opts")) {
+            VAL();
+            opt.proc_opts = v;
+        } else if (!strcmp(o, "--ro-proc")) {
+            opt.ro_proc = 1;
         } else if (!strcmp(o, "--stack-kib")) {
             VAL();
             opt.stack_kib = atol(v);
