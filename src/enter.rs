@@ -101,10 +101,20 @@ fn find_guest() -> Result<Option<Guest>, i32> {
         if pid <= 1 || is_guest(pid)?.is_none() {
             continue;
         }
-        let Some(pidfd) = Pid::from_raw(pid)
-            .and_then(|p| rustix::process::pidfd_open(p, PidfdFlags::empty()).ok())
-        else {
-            return Ok(None);
+        let Some(p) = Pid::from_raw(pid) else { return Ok(None) };
+        // A refused pidfd_open is no reason to say "no guest": name it.
+        let pidfd = match rustix::process::pidfd_open(p, PidfdFlags::empty()) {
+            Ok(fd) => fd,
+            // Gone since the scan.
+            Err(rustix::io::Errno::SRCH) => continue,
+            Err(e) => {
+                log::fail(
+                    e,
+                    "pin the guest: pidfd_open: %: needs Linux 5.3 and a seccomp profile that \
+                     allows it",
+                );
+                return Err(code::SETUP);
+            }
         };
         return Ok(is_guest(pid)?.map(|stat| Guest { pid, pidfd, stat }));
     }
@@ -275,24 +285,18 @@ fn before_joining(drop: u64, nnp: bool, keep: &OwnedFd) -> Result<(), Failed> {
             return Err(Failed(code::SETUP));
         }
     }
-    if let Err(e) = sys::close_all_but(rustix::fd::AsRawFd::as_raw_fd(keep)) {
-        log::fail(e, "close inherited descriptors: %: needs Linux 5.9+");
+    if let Err(e) = sys::close_except(&[rustix::fd::AsRawFd::as_raw_fd(keep)]) {
+        log::fail(e, "close inherited descriptors: %: check /proc");
         return Err(Failed(code::SETUP));
     }
     Ok(())
 }
 
-/// The child's working directory is the guest's root, and it holds no descriptor but 0–2.
+/// The child's working directory is the guest's root. Its descriptors were settled before
+/// joining ([`before_joining`]): 0-2, and the pidfd, which is close-on-exec.
 fn prepare_child() -> Result<(), i32> {
-    if let Err(e) = rustix::process::chdir(c"/") {
+    rustix::process::chdir(c"/").map_err(|e| {
         log::fail(e, "chdir / in the guest: %: check the guest's root");
-        return Err(code::SETUP);
-    }
-    match sys::close_from(3) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            log::fail(e, "close inherited descriptors: %: needs Linux 5.9+");
-            Err(code::SETUP)
-        }
-    }
+        code::SETUP
+    })
 }

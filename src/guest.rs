@@ -100,34 +100,42 @@ pub fn enter_root(table: &Table, root: &CStr, how: Carry) -> Step<Option<Entered
     // volume's own submounts) when it is a plain directory.
     if how == Carry::Move && table.find(bytes).is_none() {
         open_root(root)?;
-        m::mount_bind_recursive(root, root)
-            .map_err(|e| mount_err(bytes, e, "bind % onto itself: %: needs CAP_SYS_ADMIN"))?;
+        m::mount_bind_recursive(root, root).map_err(|e| {
+            mount_err(bytes, "mount", e, "bind % onto itself: %: needs CAP_SYS_ADMIN")
+        })?;
     }
     let rootfd = open_root(root)?;
     carry_mounts(table, bytes, rootfd.as_fd(), how)?;
     let proc_dir = open_target(rootfd.as_fd(), b"/proc", true)?.ok_or(Failed(code::SETUP))?;
     if how == Carry::Bind {
         carry(c"/proc", proc_dir.as_fd(), how)
-            .map_err(|e| mount_err(b"/proc", e, "bind %: %: needs CAP_SYS_ADMIN"))?;
+            .map_err(|e| mount_err(b"/proc", "open_tree", e, "bind %: %: needs CAP_SYS_ADMIN"))?;
     }
     let old_proc = switch_root(rootfd.as_fd(), how)?;
     Ok(Some(Entered { proc_dir, old_proc }))
 }
 
-/// Reports a refused mount operation about `subject`: exit 125. We hold CAP_SYS_ADMIN here
-/// (the namespaces were created), so EACCES, or EPERM, is a security module or seccomp
-/// profile saying no: Docker's default AppArmor profile (docker-default) denies every mount
-/// whatever the capabilities (apparmor.d(5), "Mount rules"). Name it rather than the hint.
-pub fn mount_err(subject: &[u8], e: Errno, template: &str) -> Failed {
-    if matches!(e, Errno::ACCESS | Errno::PERM) {
-        return setup_err(
-            subject,
-            e,
-            "mount %: %: refused by a security profile (AppArmor or seccomp): run with \
-             --security-opt apparmor=unconfined, or a profile that allows mount",
-        );
-    }
-    setup_err(subject, e, template)
+/// Reports a failed mount operation (`call`, the system call) about `subject`: exit 125. We
+/// hold CAP_SYS_ADMIN here (the namespaces were created), so EACCES or EPERM is a security
+/// module or seccomp profile saying no: Docker's default AppArmor profile (docker-default)
+/// denies every mount whatever the capabilities (apparmor.d(5), "Mount rules"), and older
+/// seccomp profiles know nothing of the new mount API. ENOSYS is an old kernel or such a
+/// profile. The line names the call that was refused, and how to allow it.
+pub fn mount_err(subject: &[u8], call: &str, e: Errno, template: &str) -> Failed {
+    let template = match e {
+        Errno::ACCESS | Errno::PERM => {
+            "% %: %: refused by a security profile (seccomp or AppArmor): allow % \
+             (examples/seccomp.json), or --security-opt apparmor=unconfined"
+        }
+        Errno::NOSYS => {
+            "% %: %: not in this kernel, or refused by a seccomp profile: % needs Linux 5.2+ \
+             and a profile that allows it (examples/seccomp.json)"
+        }
+        _ => return setup_err(subject, e, template),
+    };
+    let call = Arg::Str(call.as_bytes());
+    log::say(log::ERROR, template, &[call, Arg::Str(subject), log::errno(e), call]);
+    Failed(code::SETUP)
 }
 
 /// Carries every container mount the plan selects onto the same path inside the root,
@@ -164,7 +172,8 @@ fn carry_mounts(table: &Table, root: &[u8], rootfd: BorrowedFd<'_>, how: Carry) 
             continue;
         };
         carry(src, target.as_fd(), how).map_err(|e| {
-            mount_err(path, e, "carry mount %: %: check the target is of the same type")
+            let call = if how == Carry::Move { "move_mount" } else { "open_tree" };
+            mount_err(path, call, e, "carry mount %: %: check the target is of the same type")
         })?;
         log::say(log::DEBUG, "carried % into the root", &[Arg::Str(path)]);
     }
@@ -353,7 +362,9 @@ pub fn clone_masks(table: &Table, masks: &Masks) -> Step<Carried> {
                 let flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
                 let tree = crate::fsutil::path(&mut buf, "%", &[Arg::Str(path)])
                     .and_then(|p| m::open_tree(CWD, p, flags));
-                Some(tree.map_err(|e| mount_err(path, e, "copy the mask on %: open_tree: %"))?)
+                Some(tree.map_err(|e| {
+                    mount_err(path, "open_tree", e, "copy the mask on %: %: report this")
+                })?)
             }
         };
         // As many as masks, which hold 64 at most.
@@ -379,10 +390,11 @@ pub fn mount_proc(
     boot_id: &[u8; 36],
 ) -> Step {
     let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
-    let fail =
-        |e| mount_err(b"/proc", e, "mount %: %: needs CAP_SYS_ADMIN and fsopen (Linux 5.2+)");
+    let call = |call: &'static str| {
+        move |e| mount_err(b"/proc", call, e, "mount %: %: needs CAP_SYS_ADMIN (Linux 5.2+)")
+    };
     let (read_only, kept) = plan::proc_options(table);
-    let fs = m::fsopen(c"proc", m::FsOpenFlags::FSOPEN_CLOEXEC).map_err(fail)?;
+    let fs = m::fsopen(c"proc", m::FsOpenFlags::FSOPEN_CLOEXEC).map_err(call("fsopen"))?;
     for (key, value) in kept {
         let (mut k, mut v) = ([0u8; 16], [0u8; 64]);
         let k = crate::fsutil::path(&mut k, "%", &[Arg::Str(key)]);
@@ -390,19 +402,19 @@ pub fn mount_proc(
         k.and_then(|k| v.and_then(|v| m::fsconfig_set_string(&fs, k, v)))
             .map_err(|e| setup_err(key, e, "keep the /proc option %: %: report this"))?;
     }
-    m::fsconfig_create(&fs).map_err(fail)?;
+    m::fsconfig_create(&fs).map_err(call("fsconfig"))?;
     let mut attrs = m::MountAttrFlags::MOUNT_ATTR_NOSUID
         | m::MountAttrFlags::MOUNT_ATTR_NODEV
         | m::MountAttrFlags::MOUNT_ATTR_NOEXEC;
     if read_only {
         attrs |= m::MountAttrFlags::MOUNT_ATTR_RDONLY;
     }
-    let proc = m::fsmount(&fs, m::FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(fail)?;
+    let proc = m::fsmount(&fs, m::FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(call("fsmount"))?;
     let both = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH;
-    m::move_mount(&proc, c"", &dir, c"", both).map_err(fail)?;
+    m::move_mount(&proc, c"", &dir, c"", both).map_err(call("move_mount"))?;
     // From here on, paths are taken relative to the fresh proc's root, and `self/fd/N` names
     // what a descriptor holds.
-    rustix::process::fchdir(&proc).map_err(fail)?;
+    rustix::process::fchdir(&proc).map_err(call("fchdir"))?;
     for (&(i, mask), tree) in masks.iter().zip(carried) {
         let path = table.path(usize::from(i));
         let rel = path.strip_prefix(b"/proc/").unwrap_or(path);
@@ -414,7 +426,10 @@ pub fn mount_proc(
                     .and_then(|()| remount_read_only(&proc, rel, flags)),
             }
         });
-        done.map_err(|e| mount_err(path, e, "mask %: %: cannot mask the guest's /proc like ours"))?;
+        let call = if mask == Mask::Carry { "move_mount" } else { "mount" };
+        done.map_err(|e| {
+            mount_err(path, call, e, "mask %: %: cannot mask the guest's /proc like ours")
+        })?;
     }
     if let Some(old) = old {
         fd_path(&old, |p| m::unmount(p, m::UnmountFlags::DETACH)).map_err(|e| {
@@ -428,7 +443,7 @@ pub fn mount_proc(
             "boot id %: %: continuing; the journal may merge boots",
         );
     }
-    rustix::process::chdir(c"/").map_err(fail)
+    rustix::process::chdir(c"/").map_err(call("chdir"))
 }
 
 /// `rel` inside the fresh proc, through its descriptor (never a path in the volume), without

@@ -301,10 +301,20 @@ fn boot(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>, said: Borrowed
     // SAFETY: the boot process, single-threaded, is the only user of the table.
     let table = unsafe { table() };
     let boot_id = guest::uuid();
+    // Nothing of the supervisor's reaches the guest but 0-2 (a leaked descriptor of a host
+    // directory is a way out of the root: CVE-2024-21626). Closed first, while /proc is the
+    // container's: all that nestinit opens from here on is close-on-exec.
+    let payload_fd = payload.map_or(-1, rustix::fd::AsRawFd::as_raw_fd);
+    if let Err(e) = sys::close_except(&[rustix::fd::AsRawFd::as_raw_fd(&said), payload_fd]) {
+        log::fail(e, "close descriptors: %: not starting a guest that could inherit them");
+        return code::SETUP;
+    }
     let prepared = (|| -> Step {
         // MS_MOVE fails with EINVAL under a shared parent (DESIGN.md fact 1).
         m::mount_change(c"/", m::MountPropagationFlags::PRIVATE | m::MountPropagationFlags::REC)
-            .map_err(|e| guest::mount_err(b"/", e, "make % private: %: needs CAP_SYS_ADMIN"))?;
+            .map_err(|e| {
+                guest::mount_err(b"/", "mount", e, "make % private: %: needs CAP_SYS_ADMIN")
+            })?;
         if let Some(p) = payload {
             if let Err(e) = cgroup::enter_payload(p.as_fd()) {
                 log::fail(e, "warning: cgroup2 payload: %: the guest cannot delegate controllers");
@@ -320,12 +330,6 @@ fn boot(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>, said: Borrowed
     })();
     if let Err(Failed(c)) = prepared {
         return c;
-    }
-    // Nothing of the supervisor's reaches the guest but 0-2 (a leaked descriptor of a host
-    // directory is a way out of the root: CVE-2024-21626); `keep` reports a failed exec.
-    if let Err(e) = sys::close_all_but(rustix::fd::AsRawFd::as_raw_fd(&said)) {
-        log::fail(e, "close descriptors: %: not starting a guest that could inherit them");
-        return code::SETUP;
     }
     log::write_all(said, &[EXEC_NEXT]);
     guest::exec_guest(cfg, cfg.drop_caps, cmd, envp, Some(uuid), inherited)

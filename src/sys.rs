@@ -342,28 +342,71 @@ pub fn monotonic_ns() -> u64 {
     clock_ns(k::CLOCK_MONOTONIC)
 }
 
-/// `close_range(first, ~0, 0)` — closes every descriptor from `first` on, so that a command
-/// started in the guest inherits nothing but 0, 1 and 2 (runc's CVE-2024-21626 leaked a host
-/// descriptor this way). rustix has no wrapper for it.
+/// `close_range(first, last, 0)` — closes the descriptors from `first` to `last`. rustix has
+/// no wrapper for it.
 ///
 /// <https://man7.org/linux/man-pages/man2/close_range.2.html>
-pub fn close_from(first: u32) -> Result<(), Errno> {
-    close_range(first, u32::MAX)
-}
-
 fn close_range(first: u32, last: u32) -> Result<(), Errno> {
-    // SAFETY: close_range takes integers; closing descriptors we do not use afterwards.
+    // SAFETY: close_range takes integers; the caller no longer uses those descriptors.
     check(unsafe { syscall(k::__NR_close_range, [first as usize, last as usize, 0, 0, 0, 0]) })
         .map(|_| ())
 }
 
-/// Closes every descriptor above 2 but `keep`.
-pub fn close_all_but(keep: i32) -> Result<(), Errno> {
-    let keep = keep as u32;
-    if keep > 3 {
-        close_range(3, keep - 1)?;
+/// Closes every descriptor above 2 except those in `keep`, so that a command started in the
+/// guest inherits nothing else (runc's CVE-2024-21626 leaked a host descriptor this way).
+/// Where close_range is missing (Linux before 5.9) or refused by a seccomp profile, the
+/// descriptors listed in `/proc/self/fd` are closed one by one: callers run while `/proc` is
+/// still the container's own.
+pub fn close_except(keep: &[i32]) -> Result<(), Errno> {
+    let kept = |fd: i32| keep.contains(&fd);
+    let ranges = || -> Result<(), Errno> {
+        let mut sorted = [i32::MAX; 4];
+        for (s, &k) in sorted.iter_mut().zip(keep) {
+            *s = k;
+        }
+        sorted.sort_unstable();
+        let mut first = 3u32;
+        for k in sorted.into_iter().filter_map(|k| u32::try_from(k).ok()).filter(|&k| k >= 3) {
+            if k == i32::MAX as u32 {
+                break;
+            }
+            if k > first {
+                close_range(first, k - 1)?;
+            }
+            first = first.max(k + 1);
+        }
+        close_range(first, u32::MAX)
+    };
+    match ranges() {
+        Err(Errno::NOSYS | Errno::PERM) => {}
+        other => return other,
     }
-    close_range(keep.saturating_add(1).max(3), u32::MAX)
+    let dir = rustix::fs::open(
+        c"/proc/self/fd",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    let own = rustix::fd::AsRawFd::as_raw_fd(&dir);
+    // Closing while listing: list again until a pass closes nothing.
+    loop {
+        rustix::fs::seek(&dir, rustix::fs::SeekFrom::Start(0))?;
+        let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
+        let mut entries = rustix::fs::RawDir::new(&dir, &mut buf);
+        let mut closed = false;
+        while let Some(entry) = entries.next() {
+            let Some(fd) = nestinit::signals::parse_int(entry?.file_name().to_bytes()) else {
+                continue;
+            };
+            if fd > 2 && fd != own && !kept(fd) {
+                // SAFETY: a descriptor we own and, like every other above 2, no longer use.
+                drop(unsafe { <rustix::fd::OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(fd) });
+                closed = true;
+            }
+        }
+        if !closed {
+            return Ok(());
+        }
+    }
 }
 
 /// CLOCK_BOOTTIME in clock ticks of 1/100 s, the unit of a process's start time in

@@ -668,3 +668,33 @@ fn supervisor_is_not_dumpable() {
     assert_ne!(out.code, 0, "PID 1's exe was readable: {out:?}");
     g.stop(0);
 }
+
+/// `/init exec` under a seccomp profile that refuses pidfd_open (older profiles, Linux before
+/// 5.3) names the call rather than claiming no guest runs; one that refuses close_range still
+/// gets a command with only 0-2 (the fallback closes what /proc/self/fd lists).
+#[test]
+fn exec_under_profiles_refusing_newer_calls() {
+    let g = Guest::sh();
+    for errno in ["ENOSYS", "EPERM"] {
+        let mut cmd = Command::new("nsenter");
+        cmd.args(["-t", &g.pid.to_string(), "-m", "-p", "--"]);
+        cmd.args(["/data00/bin/guest", "seccomp", &format!("pidfd_open:{errno}"), "/init"]);
+        cmd.args(["exec", "true"]);
+        cmd.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        let out = run_timed(cmd);
+        assert_eq!(out.code, 125, "{errno}: {out:?}");
+        let want = format!("nestinit: pin the guest: pidfd_open: {errno}: ");
+        assert!(out.stderr.starts_with(&want) && out.stderr.lines().count() == 1, "{out:?}");
+
+        let leak = "exec 7</dev/null 9>/dev/null; exec \"$@\"";
+        let mut cmd = Command::new("nsenter");
+        cmd.args(["-t", &g.pid.to_string(), "-m", "-p", "--", "/data00/bin/sh", "-c", leak, "sh"]);
+        cmd.args(["/data00/bin/guest", "seccomp", &format!("close_range:{errno}"), "/init"]);
+        cmd.args(["exec", "/bin/guest", "fds"]);
+        cmd.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        let out = run_timed(cmd);
+        assert_ok(&out);
+        assert_eq!(out.stdout, "fds=0 1 2\n", "{errno}: {out:?}");
+    }
+    g.stop(0);
+}

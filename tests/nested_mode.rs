@@ -808,8 +808,8 @@ fn assert_mount_refused_by_profile(errno: &str) {
     assert_eq!(
         lines,
         [format!(
-            "nestinit: mount /: {errno}: refused by a security profile (AppArmor or seccomp): \
-             run with --security-opt apparmor=unconfined, or a profile that allows mount"
+            "nestinit: mount /: {errno}: refused by a security profile (seccomp or AppArmor): \
+             allow mount (examples/seccomp.json), or --security-opt apparmor=unconfined"
         )],
         "one line naming the profile; stderr:\n{}",
         out.stderr
@@ -1099,4 +1099,50 @@ fn proc_swapped_for_a_symlink_during_boot_never_loses_the_masks() {
     stop.store(true, Ordering::Relaxed);
     racer.join().unwrap();
     eprintln!("{masked} boots masked, {refused} refused");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Newer system calls refused by a seccomp profile (or missing from an old kernel): a fallback
+// with the same safety, or one line naming the call
+
+/// Each new mount API call nestinit needs, refused with ENOSYS and with EPERM: exit 125 and one
+/// line naming the call and how to allow it, never a misleading hint.
+#[test]
+fn refused_mount_api_calls_are_named() {
+    for (call, subject) in [("move_mount", "/dev"), ("open_tree", "/proc/"), ("fsopen", "/proc")] {
+        for errno in ["ENOSYS", "EPERM"] {
+            let fs = Rootfs::busybox();
+            let out = Ctr::new(&fs)
+                .opts(&["--seccomp", &format!("{call}:{errno}"), "--mask-proc"])
+                .init(&guest_cmd(&["report"]))
+                .run();
+            assert_code(&out, 125);
+            let lines = out.nestinit_lines();
+            assert_eq!(lines.len(), 1, "{call} {errno}: one line; stderr:\n{}", out.stderr);
+            let prefix = format!("nestinit: {call} {subject}");
+            assert!(lines[0].starts_with(&prefix), "{call} {errno}: {:?}", lines[0]);
+            assert!(lines[0].contains(&format!(": {errno}: ")), "{call} {errno}: {:?}", lines[0]);
+            assert!(
+                lines[0].contains(&format!("allow {call}"))
+                    || lines[0].contains(&format!(": {call} needs")),
+                "{:?}",
+                lines[0]
+            );
+        }
+    }
+}
+
+/// Without close_range (Linux before 5.9, or a profile that refuses it) the guest still
+/// inherits nothing: the descriptors listed in /proc/self/fd are closed one by one.
+#[test]
+fn guest_inherits_only_stdio_without_close_range() {
+    for errno in ["ENOSYS", "EPERM"] {
+        let fs = Rootfs::busybox();
+        let out = Ctr::new(&fs)
+            .opts(&["--leak-host-root", "--seccomp", &format!("close_range:{errno}")])
+            .init(&guest_cmd(&["fds"]))
+            .run();
+        assert_code(&out, 0);
+        assert_eq!(out.report().must("fds"), "0 1 2", "{errno}");
+    }
 }

@@ -42,7 +42,7 @@
  *   --seccomp-clone3 ENOSYS|EPERM
  *                          answer clone3 with that errno (no_new_privs + a BPF filter)
  *   --seccomp CALL:ERRNO   answer CALL (clone3, pivot_root, mount, move_mount, open_tree,
- *                          fsopen, umount2) with ERRNO (ENOSYS, EPERM, EACCES), as a runtime's
+ *                          fsopen, umount2, close_range, pidfd_open) with ERRNO (ENOSYS, EPERM, EACCES), as a runtime's
  *                          seccomp profile or a security module would, or kill the caller
  *                          (KILL); repeatable (8 at most)
  *   --stack-kib N          RLIMIT_STACK of N KiB for /init (ulimit -s N)
@@ -287,7 +287,8 @@ static const struct {
     { "clone3", __NR_clone3 },         { "pivot_root", SYS_pivot_root },
     { "mount", SYS_mount },            { "umount2", SYS_umount2 },
     { "move_mount", 429 },             { "open_tree", 428 },
-    { "fsopen", 430 },
+    { "fsopen", 430 },                 { "close_range", 436 },
+    { "pidfd_open", 434 },
 };
 
 /* "CALL:ERRNO" into the rule list. */

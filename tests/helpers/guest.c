@@ -20,6 +20,9 @@
  *                             drop capability number CAP from the bounding set, exec PROG
  *   guest fds                 print "fds=N N ..." : its open descriptors, ascending, without
  *                             the one it reads /proc/self/fd through
+ *   guest seccomp CALL:ERRNO PROG [ARG...]
+ *                             exec PROG with CALL (pidfd_open, close_range) answered ERRNO
+ *                             (ENOSYS, EPERM) by a seccomp filter, as a runtime's profile would
  *   guest escape              try to leave its root as a root process could: the classic
  *                             chroot escape (chroot into a subdirectory, walk ".." from
  *                             outside it) prints escape_dotdot=<sorted names at "/">; then,
@@ -49,6 +52,9 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
@@ -500,6 +506,30 @@ static int cmd_escape(void)
     return 0;
 }
 
+static int cmd_seccomp(const char *rule, char **prog)
+{
+    int nr = !strncmp(rule, "pidfd_open:", 11) ? 434 : !strncmp(rule, "close_range:", 12) ? 436 : -1;
+    const char *e = strchr(rule, ':');
+    int err = e && !strcmp(e + 1, "ENOSYS") ? ENOSYS : e && !strcmp(e + 1, "EPERM") ? EPERM : 0;
+    if (nr < 0 || !err)
+        return usage();
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)err),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog fprog = { .len = sizeof filter / sizeof *filter, .filter = filter };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog) != 0) {
+        perror("guest: seccomp");
+        return 111;
+    }
+    execv(prog[0], prog);
+    perror("guest: exec");
+    return 127;
+}
+
 int main(int argc, char **argv)
 {
     const char *base = strrchr(argv[0], '/');
@@ -542,5 +572,7 @@ int main(int argc, char **argv)
         return cmd_fds();
     if (!strcmp(c, "escape") && n == 0)
         return cmd_escape();
+    if (!strcmp(c, "seccomp") && n >= 2)
+        return cmd_seccomp(a[0], a + 1);
     return usage();
 }
