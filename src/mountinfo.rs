@@ -4,8 +4,10 @@
 //! line is never buffered: the parser walks it byte by byte and keeps only the fields the mount
 //! plan needs. Every bound is an error, never a silent truncation.
 
-pub const MAX_MOUNTS: usize = 1024;
-pub const ARENA: usize = 256 * 1024;
+/// Well past the few hundred mounts of busy hosts with propagated mounts; the table lives in
+/// static memory that is touched only as far as it is filled.
+pub const MAX_MOUNTS: usize = 8192;
+pub const ARENA: usize = 1024 * 1024;
 pub const PATH_MAX: usize = 4096;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,8 +21,8 @@ pub enum ParseError {
 impl ParseError {
     pub fn describe(&self) -> &'static str {
         match self {
-            ParseError::TooManyMounts => "more than 1024 mounts",
-            ParseError::ArenaFull => "mount points and fs types exceed 256 KiB",
+            ParseError::TooManyMounts => "more than 8192 mounts",
+            ParseError::ArenaFull => "mount points and fs types exceed 1 MiB",
             ParseError::PathTooLong => "a mount point exceeds 4095 bytes",
             ParseError::Malformed { .. } => "malformed line",
         }
@@ -43,6 +45,9 @@ pub struct Mount {
 
 pub struct Table {
     mounts: heapless::Vec<Mount, MAX_MOUNTS>,
+    /// Mount indices sorted by path, then by table order, so that the mounts at a path are
+    /// found by binary search: thousands of mounts must not make the mount plan cubic.
+    order: heapless::Vec<u16, MAX_MOUNTS>,
     arena: [u8; ARENA],
     used: usize,
 }
@@ -55,11 +60,24 @@ impl Default for Table {
 
 impl Table {
     pub const fn new() -> Table {
-        Table { mounts: heapless::Vec::new(), arena: [0; ARENA], used: 0 }
+        Table {
+            mounts: heapless::Vec::new(),
+            order: heapless::Vec::new(),
+            arena: [0; ARENA],
+            used: 0,
+        }
+    }
+
+    /// A table on the heap, for tests (too big for a test thread's stack).
+    #[cfg(test)]
+    pub fn boxed() -> std::boxed::Box<Table> {
+        // SAFETY: all-zero is an empty table: no mounts, nothing used.
+        unsafe { std::boxed::Box::<Table>::new_zeroed().assume_init() }
     }
 
     pub fn clear(&mut self) {
         self.mounts.clear();
+        self.order.clear();
         self.used = 0;
     }
 
@@ -96,16 +114,59 @@ impl Table {
             .unwrap_or(&[])
     }
 
+    /// Sorts the index ([`Parser::finish`] does it once the table is complete).
+    fn index(&mut self) {
+        self.order.clear();
+        for i in 0..self.mounts.len() {
+            // MAX_MOUNTS fits in u16 and the order holds as many as the mounts.
+            let _ = self.order.push(i as u16);
+        }
+        let mut order = core::mem::take(&mut self.order);
+        heapsort(&mut order, |a, b| {
+            (self.path(usize::from(a)), a) < (self.path(usize::from(b)), b)
+        });
+        self.order = order;
+    }
+
     /// Several mounts can sit at one path; only the last one stacked there is visible, and it is
     /// the one that no other mount at that path has as its parent.
     pub fn find(&self, path: &[u8]) -> Option<usize> {
-        let at_path = |i: &usize| self.path(*i) == path;
-        let parent = |i: usize| self.mount(i).map(|m| m.parent);
-        let covered = |i: usize| {
-            let id = self.mount(i).map(|m| m.id);
-            (0..self.len()).filter(at_path).any(|j| j != i && parent(j) == id)
+        let lo = self.order.partition_point(|&i| self.path(usize::from(i)) < path);
+        let rest = self.order.get(lo..)?;
+        let group = rest.get(..rest.partition_point(|&i| self.path(usize::from(i)) == path))?;
+        let parent = |i: u16| self.mount(usize::from(i)).map(|m| m.parent);
+        let covered = |i: u16| {
+            let id = self.mount(usize::from(i)).map(|m| m.id);
+            group.iter().any(|&j| j != i && parent(j) == id)
         };
-        (0..self.len()).rev().filter(at_path).find(|&i| !covered(i))
+        group.iter().rev().find(|&&i| !covered(i)).map(|&i| usize::from(i))
+    }
+}
+
+/// Heapsort (Williams, 1964): O(n log n) and a few dozen instructions, where core's sort
+/// would add kilobytes to a binary that counts them.
+fn heapsort(v: &mut [u16], less: impl Fn(u16, u16) -> bool) {
+    let sift = |v: &mut [u16], mut root: usize, end: usize| loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            return;
+        }
+        let at = |v: &[u16], i: usize| v.get(i).copied().unwrap_or(0);
+        if child + 1 < end && less(at(v, child), at(v, child + 1)) {
+            child += 1;
+        }
+        if !less(at(v, root), at(v, child)) {
+            return;
+        }
+        v.swap(root, child);
+        root = child;
+    };
+    for start in (0..v.len() / 2).rev() {
+        sift(v, start, v.len());
+    }
+    for end in (1..v.len()).rev() {
+        v.swap(0, end);
+        sift(v, 0, end);
     }
 }
 
@@ -195,11 +256,12 @@ impl Parser {
     }
 
     pub fn finish(&mut self, table: &mut Table) -> Result<(), ParseError> {
-        if self.started {
-            self.feed(table, b"\n")
-        } else {
-            self.failed.map_or(Ok(()), Err)
+        let done =
+            if self.started { self.feed(table, b"\n") } else { self.failed.map_or(Ok(()), Err) };
+        if done.is_ok() {
+            table.index();
         }
+        done
     }
 
     fn malformed(&self) -> ParseError {
@@ -320,7 +382,7 @@ impl Parser {
             if self.field != Field::Super {
                 return Err(self.malformed());
             }
-            // The arena (256 KiB) bounds all three: `as` cannot truncate.
+            // The arena (1 MiB) bounds all three: `as` cannot truncate.
             let mount = Mount {
                 id: self.id,
                 parent: self.parent,
@@ -368,7 +430,7 @@ mod tests {
 
     #[test]
     fn escapes_and_fields() {
-        let mut t = Box::new(Table::new());
+        let mut t = Table::boxed();
         parse_all(&mut t, ESCAPED).unwrap();
         assert_eq!(t.len(), 4);
         assert_eq!(t.path(1), b"/mnt/a b\tc\nd\\e");
@@ -386,9 +448,9 @@ mod tests {
 
     #[test]
     fn chunking_does_not_matter() {
-        let mut whole = Box::new(Table::new());
+        let mut whole = Table::boxed();
         parse_all(&mut whole, ESCAPED).unwrap();
-        let mut t = Box::new(Table::new());
+        let mut t = Table::boxed();
         let mut p = Parser::new();
         for b in ESCAPED.chunks(1) {
             p.feed(&mut t, b).unwrap();
@@ -419,7 +481,7 @@ mod tests {
         let mut line = b"30 1 0:40 / / rw - overlay overlay rw,lowerdir=".to_vec();
         line.extend(std::iter::repeat(b'x').take(100 * 1024));
         line.extend_from_slice(b"\n31 30 0:41 / /tmp rw - tmpfs tmpfs rw\n");
-        let mut t = Box::new(Table::new());
+        let mut t = Table::boxed();
         let mut p = Parser::new();
         for chunk in line.chunks(4096) {
             p.feed(&mut t, chunk).unwrap();
@@ -432,7 +494,7 @@ mod tests {
 
     #[test]
     fn long_mount_point() {
-        let mut t = Box::new(Table::new());
+        let mut t = Table::boxed();
         let mut line = b"30 1 0:40 / /".to_vec();
         line.extend(std::iter::repeat(b'a').take(4094));
         line.extend_from_slice(b" rw - tmpfs tmpfs rw\n");
@@ -457,23 +519,23 @@ mod tests {
 
     #[test]
     fn bounds() {
-        let mut t = Box::new(Table::new());
+        let mut t = Table::boxed();
         parse_all(&mut t, &many(300, 10)).unwrap();
         assert_eq!(t.len(), 300);
         assert_eq!(t.mount(299).unwrap().id, 301);
         t.clear();
-        parse_all(&mut t, &many(1024, 10)).unwrap();
+        parse_all(&mut t, &many(MAX_MOUNTS, 10)).unwrap();
         t.clear();
-        let err = parse_all(&mut t, &many(1025, 10)).unwrap_err();
+        let err = parse_all(&mut t, &many(MAX_MOUNTS + 1, 10)).unwrap_err();
         assert_eq!(err, ParseError::TooManyMounts);
-        assert!(err.describe().contains("1024"));
+        assert!(err.describe().contains("8192"));
         t.clear();
-        assert_eq!(parse_all(&mut t, &many(100, 4000)), Err(ParseError::ArenaFull));
+        assert_eq!(parse_all(&mut t, &many(300, 4000)), Err(ParseError::ArenaFull));
     }
 
     #[test]
     fn malformed_lines() {
-        let mut t = Box::new(Table::new());
+        let mut t = Table::boxed();
         let bad: [&[u8]; 6] = [
             b"x 1 0:1 / /a rw - tmpfs t rw",
             b"2 1 0:1 / /a rw tmpfs t rw",
@@ -495,7 +557,7 @@ mod tests {
 
     #[test]
     fn proc_super_options_are_kept() {
-        let mut t = Box::new(Table::new());
+        let mut t = Table::boxed();
         let text = b"1 0 0:1 / / rw - ext4 /dev/x rw,very,long,options\n\
             2 1 0:2 / /proc ro,nosuid - proc proc rw,hidepid=invisible,subset=pid\n\
             3 2 0:3 /null /proc/kcore rw - tmpfs tmpfs rw,size=1k\n";
@@ -506,5 +568,18 @@ mod tests {
         assert_eq!(t.path(2), b"/proc/kcore");
         assert_eq!(t.fstype(2), b"tmpfs");
         assert!(t.mount(1).unwrap().read_only);
+    }
+
+    #[test]
+    fn heapsort_sorts() {
+        let mut v: Vec<u16> = (0..500u16).map(|i| i.wrapping_mul(7919) % 503).collect();
+        let mut want = v.clone();
+        want.sort();
+        heapsort(&mut v, |a, b| a < b);
+        assert_eq!(v, want);
+        let mut one = [3u16];
+        heapsort(&mut one, |a, b| a < b);
+        assert_eq!(one, [3]);
+        heapsort(&mut [], |a: u16, b: u16| a < b);
     }
 }

@@ -67,13 +67,22 @@ fn eligible(table: &Table, i: usize, root: &[u8]) -> Result<(), Skip> {
     }
 }
 
+/// The proper ancestors of `path` ("/a" and "/a/b" for "/a/b/c"), nearest last.
+fn ancestors(path: &[u8]) -> impl Iterator<Item = &[u8]> {
+    path.iter()
+        .enumerate()
+        .skip(1)
+        .filter(|&(_, &b)| b == b'/')
+        .filter_map(move |(n, _)| path.get(..n))
+}
+
 /// `MS_MOVE` carries a mount's whole subtree, so a mount below a moved one must not be moved
-/// again; with root "/" every mount is under the volume and nothing moves.
+/// again; with root "/" every mount is under the volume and nothing moves. Each ancestor path
+/// is looked up in the table's index: linear in the depth, logarithmic in the mounts.
 pub fn classify(table: &Table, i: usize, root: &[u8]) -> Result<(), Skip> {
     eligible(table, i, root)?;
-    let path = table.path(i);
-    let covered = (0..table.len())
-        .any(|j| is_strictly_under(path, table.path(j)) && eligible(table, j, root).is_ok());
+    let covered = ancestors(table.path(i))
+        .any(|a| table.find(a).is_some_and(|j| eligible(table, j, root).is_ok()));
     if covered {
         Err(Skip::Covered)
     } else {
@@ -111,8 +120,7 @@ fn is_mask(table: &Table, i: usize) -> bool {
 pub fn proc_masks(table: &Table, out: &mut heapless::Vec<(u16, Mask), 64>) -> Result<(), ()> {
     out.clear();
     for i in (0..table.len()).filter(|&i| is_mask(table, i)) {
-        let path = table.path(i);
-        if (0..table.len()).any(|j| is_strictly_under(path, table.path(j)) && is_mask(table, j)) {
+        if ancestors(table.path(i)).any(|a| table.find(a).is_some_and(|j| is_mask(table, j))) {
             continue;
         }
         let mask = if table.fstype(i) == b"proc" { Mask::ReadOnly } else { Mask::Carry };
@@ -176,7 +184,7 @@ mod tests {
 ";
 
     fn table(text: &[u8]) -> Box<crate::mountinfo::Table> {
-        let mut t = Box::new(crate::mountinfo::Table::new());
+        let mut t = crate::mountinfo::Table::boxed();
         parse_all(&mut t, text).unwrap();
         t
     }

@@ -39,7 +39,9 @@ impl Inherited {
 }
 
 /// Most environment entries passed to a command; more is an error, never a silent drop.
-pub const MAX_ENV: usize = 1024;
+/// Kubernetes adds seven variables per service in the namespace (service links), so
+/// thousands are real; the vector is static memory, touched only as far as it is filled.
+pub const MAX_ENV: usize = 16384;
 
 /// A NULL-terminated environment vector for the command: the caller's, without `NESTINIT_*`
 /// and `INIT_DROP_CAP`. A guest also gets its `container_uuid=` (in place of any inherited
@@ -53,7 +55,7 @@ pub struct Env {
 impl Env {
     /// `uuid` is the guest's `container_uuid=` entry, `None` for a command that is no guest.
     /// Fails with one logged line and the setup exit code when the vector is full.
-    pub fn build(envp: Vector, uuid: Option<&CStr>) -> Result<Env, i32> {
+    pub fn build(envp: Vector, uuid: Option<&CStr>) -> Result<&'static Env, i32> {
         Self::fill(envp, uuid).map_err(|_| {
             log::say(
                 log::ERROR,
@@ -64,8 +66,12 @@ impl Env {
         })
     }
 
-    fn fill(envp: Vector, uuid: Option<&CStr>) -> Result<Env, ()> {
-        let mut env = Env { ptrs: [core::ptr::null(); MAX_ENV + 1] };
+    fn fill(envp: Vector, uuid: Option<&CStr>) -> Result<&'static Env, ()> {
+        /// Zeroed static memory rather than 128 KiB of stack.
+        static mut ENV: Env = Env { ptrs: [core::ptr::null(); MAX_ENV + 1] };
+        // SAFETY: only the process about to exec the command builds it, once, single-threaded
+        // (a forked child, or chroot mode's only process).
+        let env = unsafe { &mut *core::ptr::addr_of_mut!(ENV) };
         // The last slot stays NULL.
         let mut slots = env.ptrs.iter_mut().take(MAX_ENV);
         let mut container = false;

@@ -1146,3 +1146,41 @@ fn guest_inherits_only_stdio_without_close_range() {
         assert_eq!(out.report().must("fds"), "0 1 2", "{errno}");
     }
 }
+
+/// 5000 mounts (1024 was the old bound, cubic plan) are all carried, in bounded time.
+#[test]
+fn five_thousand_mounts_are_all_carried() {
+    let _heavy = heavy_lock();
+    let fs = Rootfs::busybox();
+    let out = Ctr::new(&fs)
+        .opts(&["--many", "5000", "--marker", "/mnt/many/4999/marker:last"])
+        .init(&[
+            "--",
+            "/bin/sh",
+            "-c",
+            "grep -c ' /mnt/many/' /proc/self/mountinfo; cat /mnt/many/4999/marker",
+        ])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(out.stdout, "5000\nlast", "stderr:\n{}", out.stderr);
+    eprintln!("5000 mounts: container up and down in {:?}", out.elapsed);
+}
+
+/// 5000 environment variables (Kubernetes service links add seven per service) reach the
+/// guest, with nestinit's own removed and container_uuid added.
+#[test]
+fn five_thousand_environment_variables_reach_the_guest() {
+    let fs = Rootfs::busybox();
+    let mut ctr = Ctr::new(&fs).init(&guest_cmd(&["report"]));
+    for i in 0..5000 {
+        ctr = ctr.env(&format!("SVC_{i}_SERVICE_HOST"), &format!("10.0.{}.{}", i / 256, i % 256));
+    }
+    let out = ctr.env("NESTINIT_VERBOSITY", "1").run();
+    assert_code(&out, 0);
+    let r = out.report();
+    let env = r.env();
+    assert_eq!(env.iter().filter(|(k, _)| k.starts_with("SVC_")).count(), 5000);
+    assert_eq!(r.env_var("SVC_4999_SERVICE_HOST"), Some("10.0.19.135"));
+    assert!(r.env_var("NESTINIT_VERBOSITY").is_none());
+    assert!(r.env_var("container_uuid").is_some());
+}
