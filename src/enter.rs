@@ -64,6 +64,11 @@ fn is_guest(pid: i32) -> Result<Option<procfs::Stat>, i32> {
     if stat.ppid != 1 || stat.state == b'Z' {
         return Ok(None);
     }
+    // The boot process is in the guest's namespaces before its root is: not a guest yet.
+    let mut comm = [0u8; 32];
+    if fsutil::read_proc(pid, "comm", &mut comm) == Some(crate::nested::BOOT_NAME) {
+        return Ok(None);
+    }
     let mut path = [0u8; 48];
     let theirs = fsutil::path(&mut path, "/proc/%/ns/pid", &[Arg::Num(i64::from(pid))])
         .and_then(|p| rustix::fs::stat(p).map(|st| (st.st_dev, st.st_ino)));
@@ -221,9 +226,14 @@ fn enter(cfg: &Config<'_>, g: &Guest, cmd: Vector, envp: Vector) -> i32 {
             return code::SETUP;
         }
     };
-    if let Err(e) = rustix::thread::move_into_thread_name_spaces(g.pidfd.as_fd(), join) {
-        log::fail(e, "join the guest's namespaces: %: needs CAP_SYS_ADMIN and Linux 5.8+");
-        return code::SETUP;
+    match rustix::thread::move_into_thread_name_spaces(g.pidfd.as_fd(), join) {
+        Ok(()) => {}
+        // The guest ended (a reboot, a power-off) since it was found.
+        Err(rustix::io::Errno::SRCH) => return no_guest(),
+        Err(e) => {
+            log::fail(e, "join the guest's namespaces: %: needs CAP_SYS_ADMIN and Linux 5.8+");
+            return code::SETUP;
+        }
     }
     // getshell: SHELL, else bash, else sh, as a login shell (`-l`).
     let shell = match cmd.iter().next() {
@@ -249,6 +259,9 @@ fn enter(cfg: &Config<'_>, g: &Guest, cmd: Vector, envp: Vector) -> i32 {
             sys::exit_group(c)
         }
         Ok(sys::Forked::Parent { pid, .. }) => sup.set_main(pid),
+        // fork(2): ENOMEM in a PID namespace whose init has terminated: the guest rebooted
+        // or stopped since it was joined.
+        Err(rustix::io::Errno::NOMEM) => return no_guest(),
         Err(e) => {
             log::fail(e, "fork: %: check the guest's pids limit");
             return code::SETUP;

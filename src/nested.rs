@@ -205,7 +205,21 @@ fn launch(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>) -> Result<i3
     let flags = u64::from(
         linux_raw_sys::general::CLONE_NEWNS | linux_raw_sys::general::CLONE_NEWPID | cgroupns,
     );
-    match sys::fork(flags, true) {
+    // The child is born with the name: there is no moment where `exec` could take it for the
+    // guest. Ours comes back right after the fork.
+    let mut own = [0u8; 17];
+    let own = crate::fsutil::read_file(c"/proc/thread-self/comm", &mut own);
+    let _ = rustix::thread::set_name(c"nestinit-boot");
+    let forked = sys::fork(flags, true);
+    if let Ok(sys::Forked::Parent { .. }) | Err(_) = forked {
+        let mut name = [0u8; 17];
+        let name = own.ok().and_then(|o| {
+            crate::fsutil::path(&mut name, "%", &[Arg::Str(o.strip_suffix(b"\n").unwrap_or(o))])
+                .ok()
+        });
+        let _ = rustix::thread::set_name(name.unwrap_or(c"init"));
+    }
+    match forked {
         Ok(sys::Forked::Child) => {
             drop(rd);
             let c = boot(guest, payload, wr.as_fd());
@@ -274,6 +288,10 @@ fn launch(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>) -> Result<i3
         }
     }
 }
+
+/// The boot process's name (`/proc/PID/comm`) until the guest's exec replaces it: `exec`
+/// does not enter a guest still being set up.
+pub const BOOT_NAME: &[u8] = b"nestinit-boot\n";
 
 /// What the boot process writes on the launch pipe right before the guest's exec.
 const EXEC_NEXT: u8 = 0;

@@ -698,3 +698,38 @@ fn exec_under_profiles_refusing_newer_calls() {
     }
     g.stop(0);
 }
+
+/// `exec` while the guest reboots over and over: each call runs in a guest (0), finds none
+/// (3), or has its command killed with the guest's PID namespace (137); it never enters a
+/// half-made guest, fails otherwise or hangs.
+#[test]
+fn exec_during_guest_reboots() {
+    let fs = Rootfs::busybox();
+    let guest_sh = "n=$(cat /run/n 2>/dev/null || echo 0); echo $((n+1)) > /run/n; \
+        [ $n -ge 60 ] && exec /bin/guest poweroff; sleep 0.02; exec /bin/guest reboot";
+    let ctr = Ctr::new(&fs).init(&["--", "/bin/sh", "-c", guest_sh]);
+    let mut g = Guest::start(fs, ctr);
+    let (mut ran, mut none, mut killed) = (0, 0, 0);
+    while g.ctr.is_running() {
+        let probe = format!("test -e /{VOLUME_MARKER}");
+        let out = g.init_cmd(&["exec", "/bin/sh", "-c", &probe]).output().unwrap();
+        if !g.ctr.is_running() {
+            break; // the container's end may take nsenter with it
+        }
+        match out.status.code() {
+            Some(0) => ran += 1,
+            Some(3) => none += 1,
+            Some(137) => killed += 1,
+            c => {
+                // The container's own end (the last power-off) takes nsenter with it.
+                std::thread::sleep(Duration::from_millis(300));
+                assert!(!g.ctr.is_running(), "exec during reboots ended with {c:?}: {out:?}");
+                break;
+            }
+        }
+    }
+    let end = g.ctr.wait();
+    assert_eq!(end.code, 0, "{}", end.stderr);
+    assert!(ran > 0, "no exec ran ({none} found no guest)");
+    eprintln!("{ran} execs ran, {none} found no guest, {killed} killed with their guest");
+}

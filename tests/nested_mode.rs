@@ -1184,3 +1184,45 @@ fn five_thousand_environment_variables_reach_the_guest() {
     assert!(r.env_var("NESTINIT_VERBOSITY").is_none());
     assert!(r.env_var("container_uuid").is_some());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hostile volumes: what a guest's root may hold where the container's mounts go
+
+/// `/proc` or `/dev` as a symlink (here to the container's /outside) is refused: one line,
+/// exit 125, nothing mounted or created through the link.
+#[test]
+fn proc_or_dev_as_a_symlink_is_refused() {
+    for dir in ["/proc", "/dev"] {
+        let fs = Rootfs::busybox();
+        let outside = fs.outside();
+        symlink("/outside", fs.guest_path(dir)).unwrap();
+        let out = Ctr::new(&fs)
+            .opts(&["--bind-dir", &format!("{}:/outside", outside.display())])
+            .init(&guest_cmd(&["report"]))
+            .run();
+        assert_code(&out, 125);
+        assert_one_error_naming(&out, dir);
+        assert!(out.stderr.contains("ELOOP"), "{}", out.stderr);
+        assert_eq!(dir_entries(&outside), Vec::<String>::new(), "{dir}: through the link");
+    }
+}
+
+/// A file the runtime binds where the guest has a directory, and a directory mount where the
+/// guest has a file: the types differ, so the boot stops with one line naming the path.
+#[test]
+fn mount_target_of_the_wrong_type_is_refused() {
+    let fs = Rootfs::busybox();
+    mkdir(&fs.guest_path("/etc/hosts"));
+    let out = Ctr::new(&fs)
+        .opts(&["--bind-file", &hosts_file(&fs, "h\n")])
+        .init(&guest_cmd(&["report"]))
+        .run();
+    assert_code(&out, 125);
+    assert_one_error_naming(&out, "/etc/hosts");
+    let fs = Rootfs::busybox();
+    write(&fs.guest_path("/run"), "a file where /run goes");
+    let out = Ctr::new(&fs).init(&guest_cmd(&["report"])).run();
+    assert_code(&out, 125);
+    assert_one_error_naming(&out, "/run");
+    assert_eq!(std::fs::read_to_string(fs.guest_path("/run")).unwrap(), "a file where /run goes");
+}
