@@ -203,8 +203,8 @@ fn carry(src: &CStr, target: BorrowedFd<'_>, how: Carry) -> Result<(), Errno> {
 /// as a directory or an empty file. A symlink on the way is refused: a hostile rootfs must not
 /// redirect a mount (DESIGN.md fact 10). Equivalent to openat2's RESOLVE_IN_ROOT |
 /// RESOLVE_NO_SYMLINKS, and works on kernels without openat2. A file target that is itself a
-/// symlink is the guest's choice (systemd-resolved links `/etc/resolv.conf` into `/run`;
-/// fact 17): `None`, nothing is followed and the caller leaves it alone.
+/// symlink is the guest's choice (systemd-resolved links `/etc/resolv.conf` into `/run`,
+/// where the runtime has no business): `None`, nothing is followed and the caller leaves it alone.
 fn open_target(rootfd: BorrowedFd<'_>, path: &[u8], dir: bool) -> Step<Option<OwnedFd>> {
     let open = || -> Result<Option<OwnedFd>, Errno> {
         let mut cur = rustix::io::fcntl_dupfd_cloexec(rootfd, 0)?;

@@ -26,8 +26,22 @@ pub fn enabled(level: u8) -> bool {
 }
 
 /// Writes all of `bytes` to stderr; errors are ignored, as there is nowhere else to report them.
+/// A guest's getty calls vhangup(2) on the console it shares with us (`docker run -t`), after
+/// which our descriptor of the terminal only returns EIO: then `/dev/console` is opened
+/// again onto fds 1 and 2, and the line is written there.
 pub fn raw(bytes: &[u8]) {
-    write_all(stdio(2), bytes);
+    if try_write_all(stdio(2), bytes) == Err(Errno::IO) {
+        let reopened = rustix::fs::open(
+            c"/dev/console",
+            rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::NOCTTY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        );
+        if let Ok(console) = reopened {
+            let _ = rustix::stdio::dup2_stdout(&console);
+            let _ = rustix::stdio::dup2_stderr(&console);
+            write_all(stdio(2), bytes);
+        }
+    }
 }
 
 /// Standard input, output or error (0, 1, 2).
@@ -37,16 +51,22 @@ pub fn stdio(n: i32) -> rustix::fd::BorrowedFd<'static> {
     unsafe { rustix::fd::BorrowedFd::borrow_raw(n) }
 }
 
+/// Writes all of `bytes` to `fd`, ignoring errors.
+pub fn write_all(fd: rustix::fd::BorrowedFd<'_>, bytes: &[u8]) {
+    let _ = try_write_all(fd, bytes);
+}
+
 #[inline(never)]
-pub fn write_all(fd: rustix::fd::BorrowedFd<'_>, mut bytes: &[u8]) {
+fn try_write_all(fd: rustix::fd::BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Errno> {
     while !bytes.is_empty() {
         match rustix::io::write(fd, bytes) {
-            Ok(0) => return,
+            Ok(0) => return Ok(()),
             Ok(n) => bytes = bytes.get(n..).unwrap_or(&[]),
             Err(Errno::INTR) => {}
-            Err(_) => return,
+            Err(e) => return Err(e),
         }
     }
+    Ok(())
 }
 
 /// Emits `nestinit: <template with args>` and a newline when `level` is enabled.

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# rootfs.sh DIR: the end-to-end tier's guest, a Debian bookworm with systemd, made by
-#   debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm
+# rootfs.sh DIR [PACKAGE...]: the end-to-end tier's guest, a Debian bookworm with systemd,
+# made by
+#   debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus[,PACKAGE...] bookworm
 # once and cached: DIR is only ever a complete rootfs. debootstrap fills DIR.tmp, a stamp
 # holding the recipe is written last, then DIR.tmp is renamed to DIR; a DIR without the stamp
-# or with another recipe is rebuilt. Nothing is changed after debootstrap: no unit is masked.
-# The mirror is apt's own (E2E_DEBIAN_MIRROR overrides it). Runs as root; serialised by
-# DIR.lock so that concurrent callers build it once.
+# or with another recipe is rebuilt. Extra packages make a variant in a DIR of its own (for
+# instance target/e2e/rootfs-resolved with systemd-resolved). Nothing is changed after
+# debootstrap: no unit is masked. The mirror is apt's own (E2E_DEBIAN_MIRROR overrides it).
+# Runs as root; serialised by DIR.lock so that concurrent callers build it once.
 set -euo pipefail
-dir=${1:?usage: rootfs.sh DIR}
+dir=${1:?usage: rootfs.sh DIR [PACKAGE...]}
 dir=$(realpath -m "$dir")
-recipe="debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm"
+shift
+include=systemd,systemd-sysv,dbus
+for pkg in "$@"; do
+    include+=",$pkg"
+done
+recipe="debootstrap --variant=minbase --include=$include bookworm"
 stamp=.nestinit-e2e-rootfs
 
 complete() { [[ -f $dir/$stamp && $(cat "$dir/$stamp") == "$recipe" ]]; }
@@ -33,8 +40,12 @@ mirror=${mirror:-http://deb.debian.org/debian}
 
 echo "rootfs.sh: building $dir from $mirror (about a minute, 240 MB)" >&2
 rm -rf "$dir" "$dir.tmp"
+# The default rootfs logs to debootstrap.log beside it, a variant to debootstrap-NAME.log.
 log=$(dirname "$dir")/debootstrap.log
-if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm "$dir.tmp" \
+if (($#)); then
+    log=$(dirname "$dir")/debootstrap-$(basename "$dir").log
+fi
+if ! debootstrap --variant=minbase "--include=$include" bookworm "$dir.tmp" \
     "$mirror" >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     echo "rootfs.sh: debootstrap failed (full log: $log)" >&2
