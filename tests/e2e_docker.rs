@@ -24,14 +24,11 @@
 //! up on every path (Drop guards). dockerd starts once per test binary, before the first
 //! test's host check, and is stopped, with its cgroups and state removed, at the binary's exit.
 //!
-//! Two things limit what the console (`docker logs`, ctr's terminal) shows of nestinit's own
-//! lines, and the checks allow for both. systemd, as it starts, resets `/dev/console` and
-//! flushes it, which now and then discards nestinit's first lines before the runtime has read
-//! them: the fallback-warning check is then inconclusive for that boot and says so. And
-//! without `systemd.getty_auto=0` (the README's line has no command) the guest's console-getty
-//! hangs the terminal up, after which nestinit's writes to it fail with EIO: its later lines
-//! (reboot, stop, exit) are then missing, and the runtime's exit status stands for them (a
-//! guest that nestinit had to SIGKILL ends the container with 137, not 0).
+//! systemd, as it starts, resets `/dev/console` and flushes it, which now and then discards
+//! nestinit's first lines before the runtime has read them: the fallback-warning check is then
+//! inconclusive for that boot and says so. Without `systemd.getty_auto=0` (the README's line
+//! has no command) the guest's console-getty hangs the terminal up (vhangup(2)); nestinit then
+//! opens `/dev/console` again, so its later lines (reboot, stop, exit) are checked strictly.
 //!
 //! Needs root. tests/e2e/setup.sh installs debootstrap and docker.io (with containerd and
 //! runc) when missing. The tests run one at a time on the whole machine (the e2e file lock,
@@ -310,32 +307,13 @@ fn boot_id(g: &mut dyn Guest) -> Option<String> {
     (out.status.success() && id.len() == 36).then_some(id)
 }
 
-/// Whether nestinit's lines stop short: a getty on the console (the guest's console-getty,
-/// which runs unless `systemd.getty_auto=0`, as with the README's line) calls vhangup(2) on
-/// the terminal, after which nestinit's writes to its stderr, the same terminal, fail with
-/// EIO. Its later lines (reboots, stop requests, its exit) are then missing from `docker
-/// logs`, and the checks rest on what the runtime reports instead (the exit status: a
-/// SIGKILLed guest ends the container with 137, not 0).
-fn nestinit_log_cut(g: &mut dyn Guest) -> bool {
-    let cut = g.console().contains("Started console-getty.service");
-    if cut {
-        eprintln!(
-            "e2e-docker: {}: console-getty hung up the console: nestinit's lines after it are \
-             lost (EIO), so only the runtime's exit status and systemd's lines are checked",
-            g.name()
-        );
-    }
-    cut
-}
-
-/// Waits for the container's end with `code` and, unless the console was hung up, for
-/// nestinit's `expect_line`.
+/// Waits for the container's end with `code` and for nestinit's `expect_line`.
 fn assert_end(g: &mut dyn Guest, code: i32, expect_line: &str) {
     let got = g.wait_end(END_TIMEOUT);
     assert_eq!(got, code, "{}: the container's exit status\n{}", g.name(), g.dump());
     let log = g.nestinit_log();
     assert!(
-        log.contains(expect_line) || nestinit_log_cut(g),
+        log.contains(expect_line),
         "{}: nestinit should log {expect_line:?}\n{}",
         g.name(),
         g.dump()
@@ -427,9 +405,11 @@ fn reboot(g: &mut dyn Guest) -> (Duration, Duration) {
     let rebooted = asked.elapsed();
     assert!(g.is_running(), "{}: the container ended after the reboot", g.name());
     let log = g.nestinit_log();
-    if !(log.contains("guest rebooted: booting it again") && log.contains("boot 2)")) {
-        assert!(nestinit_log_cut(g), "{}: nestinit logged no second boot: {log}", g.name());
-    }
+    assert!(
+        log.contains("guest rebooted: booting it again") && log.contains("boot 2)"),
+        "{}: nestinit logged no second boot: {log}",
+        g.name()
+    );
     assert_ne!(first, second);
     (new_boot, rebooted)
 }
@@ -442,12 +422,7 @@ fn stop_cleanly(g: &mut dyn Guest) -> Duration {
     assert_end(g, 0, "guest powered off or halted: exiting with status 0");
     let stopped = asked.elapsed();
     let log = g.nestinit_log();
-    assert!(
-        log.contains("stop requested by SIGTERM") || nestinit_log_cut(g),
-        "{}: {}",
-        g.name(),
-        g.dump()
-    );
+    assert!(log.contains("stop requested by SIGTERM"), "{}: {}", g.name(), g.dump());
     assert!(
         !log.contains("stop timeout reached"),
         "{}: SIGKILL was needed\n{}",
