@@ -159,9 +159,12 @@ pub fn act(action: MachineAction) -> ! {
     if let Err(e) = rustix::system::reboot(cmd) {
         log::fail(e, "reboot(2): %: needs CAP_SYS_BOOT; halting here instead");
     }
-    // PID 1 must not exit: wait forever, reaping whatever remains.
+    // PID 1 must not exit: wait forever, reaping whatever remains (every 0.1 s when
+    // rt_sigtimedwait is refused).
     loop {
-        let _ = sys::sigtimedwait(nestinit::signals::supervisor_mask(), None);
+        if sys::sigtimedwait(nestinit::signals::supervisor_mask(), None).is_err() {
+            crate::supervise::pause(100_000_000);
+        }
         while let Ok(Some(_)) = rustix::process::wait(rustix::process::WaitOptions::NOHANG) {}
     }
 }

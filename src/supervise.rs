@@ -133,14 +133,14 @@ impl Supervisor {
         }
     }
 
-    /// The next signal, or the deadline passing (it is then cleared).
+    /// The next signal, or the deadline passing (it is then cleared). A refused
+    /// `rt_sigtimedwait` (a seccomp filter, say) would return at once every time: then the
+    /// loop sleeps instead, so that it still reaps and meets its deadline without spinning.
     fn next_signal(&mut self) -> Wake {
-        let timeout = self.deadline.map(|d| {
-            let left = d.saturating_sub(now());
-            linux_raw_sys::general::__kernel_timespec {
-                tv_sec: (left / 1_000_000_000) as _,
-                tv_nsec: (left % 1_000_000_000) as _,
-            }
+        let wait = self.deadline.map(|d| d.saturating_sub(now()));
+        let timeout = wait.map(|ns| linux_raw_sys::general::__kernel_timespec {
+            tv_sec: (ns / 1_000_000_000) as _,
+            tv_nsec: (ns % 1_000_000_000) as _,
         });
         match sys::sigtimedwait(signals::supervisor_mask(), timeout.as_ref()) {
             Ok(info) => {
@@ -151,20 +151,28 @@ impl Supervisor {
                         &[Arg::Sig(info.signo), Arg::Num(i64::from(info.pid))],
                     );
                 }
-                Wake::Signal(info.signo)
+                return Wake::Signal(info.signo);
             }
-            Err(Errno::AGAIN) => {
-                self.deadline = None;
-                Wake::Deadline
-            }
-            Err(Errno::INTR) => Wake::Nothing,
+            Err(Errno::AGAIN) => {}
+            Err(Errno::INTR) => return Wake::Nothing,
             Err(e) => {
                 if !self.warned {
                     self.warned = true;
-                    log::fail(e, "sigtimedwait: %: continuing; report this if it repeats");
+                    log::fail(
+                        e,
+                        "sigtimedwait: %: allow it in the seccomp profile; reaping every 0.1 s, \
+                         signals unread",
+                    );
                 }
-                Wake::Nothing
+                pause(wait.unwrap_or(TICK_NS).min(TICK_NS));
             }
+        }
+        match self.deadline {
+            Some(d) if now() >= d => {
+                self.deadline = None;
+                Wake::Deadline
+            }
+            _ => Wake::Nothing,
         }
     }
 
@@ -297,6 +305,17 @@ pub fn leave_cwd() {
     if let Err(e) = rustix::process::chdir(c"/") {
         log::fail(e, "chdir /: %: continuing in the current directory");
     }
+}
+
+/// How long a refused `rt_sigtimedwait` sleeps before the next try: 0.1 s.
+const TICK_NS: u64 = 100_000_000;
+
+/// Sleeps `ns` nanoseconds (signals stay blocked: nothing cuts it short).
+pub fn pause(ns: u64) {
+    let _ = rustix::thread::nanosleep(&rustix::thread::Timespec {
+        tv_sec: (ns / 1_000_000_000) as _,
+        tv_nsec: (ns % 1_000_000_000) as _,
+    });
 }
 
 /// Our direct children, from `/proc/thread-self/children` (`/proc/self/task/<tid>/children`;

@@ -533,3 +533,21 @@ fn debug_log_names_the_sender_of_a_signal() {
         out.stderr
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// A refused rt_sigtimedwait (a seccomp filter answering EPERM)
+
+/// The supervisor still reaps its command and exits with its status, with one line, and does
+/// not spin: PID 1's CPU time (utime + stime in ticks of 1/100 s, from /proc/1/stat read by
+/// the command after a second) stays far below the 100 ticks of a busy second.
+#[test]
+fn refused_sigtimedwait_reaps_without_spinning() {
+    let script = "sleep 1; cut -d' ' -f14,15 /proc/1/stat; exit 3";
+    let wrapper = args![pidns(), "--seccomp", "rt_sigtimedwait:EPERM", "--"];
+    let end =
+        Launch::plain(&args!["--mode", "child", "--", "sh", "-c", script]).wrapper(&wrapper).run();
+    assert_eq!(end.code, 3, "{end:?}");
+    let ticks: u64 = end.stdout.split_whitespace().map(|t| t.parse::<u64>().unwrap()).sum();
+    assert!(ticks < 20, "PID 1 used {ticks} ticks of CPU in a second: {end:?}");
+    assert_one_line_starting(&end, "nestinit: sigtimedwait: EPERM: ");
+}

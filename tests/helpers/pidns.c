@@ -1,4 +1,5 @@
-/* pidns [--pidfile FILE] [--] CMD ARGS...: runs CMD as PID 1 of a new PID namespace.
+/* pidns [--pidfile FILE] [--seccomp CALL:ERRNO]... [--] CMD ARGS...: runs CMD as PID 1 of a
+ * new PID namespace.
  *
  * The tests use it to run the real nestinit binary as a container's init would run. A new mount
  * namespace, made recursively private, gets a fresh /proc so that /proc shows the new PID
@@ -6,25 +7,113 @@
  * namespace: it writes CMD's host PID to FILE (FILE.tmp, then rename), forwards SIGTERM,
  * SIGINT, SIGHUP, SIGUSR1 and SIGUSR2, and exits with CMD's code or 128+signal.
  * CMD is killed (PR_SET_PDEATHSIG) if this process dies, which ends the whole namespace.
- * Exit 125 when the set-up fails.
+ * --seccomp CALL:ERRNO makes the kernel answer CALL (rt_sigtimedwait, reboot) with ERRNO
+ * (ENOSYS, EPERM, EACCES) or kill the caller (KILL), in CMD and everything it starts, as a
+ * runtime's seccomp profile would (no_new_privs + a BPF filter, as in ctr.c); repeatable (8 at
+ * most). Exit 125 when the set-up fails.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#if defined(__x86_64__)
+#define ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define ARCH AUDIT_ARCH_AARCH64
+#elif defined(__riscv) && __riscv_xlen == 64
+#define ARCH AUDIT_ARCH_RISCV64
+#elif defined(__arm__)
+#define ARCH AUDIT_ARCH_ARM
+#elif defined(__i386__)
+#define ARCH AUDIT_ARCH_I386
+#else
+#error "pidns: add this architecture's AUDIT_ARCH"
+#endif
+
+#define USAGE "usage: pidns [--pidfile FILE] [--seccomp CALL:ERRNO]... [--] CMD ARGS...\n"
+#define MAX_RULES 8
 
 static void die(const char *what)
 {
     fprintf(stderr, "pidns: %s: %s\n", what, strerror(errno));
     exit(125);
+}
+
+static const struct {
+    const char *name;
+    int nr;
+} calls[] = {
+    { "rt_sigtimedwait", SYS_rt_sigtimedwait },
+    { "reboot", SYS_reboot },
+};
+
+static int nrules, rule_nr[MAX_RULES], rule_errno[MAX_RULES];
+
+/* "CALL:ERRNO" into the rule list; ERRNO -1 is KILL. */
+static void add_rule(const char *rule)
+{
+    const char *colon = strchr(rule, ':');
+    int nr = -1, err = 0;
+    for (size_t i = 0; colon && i < sizeof calls / sizeof *calls; i++)
+        if (strlen(calls[i].name) == (size_t)(colon - rule) &&
+            !strncmp(rule, calls[i].name, (size_t)(colon - rule)))
+            nr = calls[i].nr;
+    if (colon && !strcmp(colon + 1, "ENOSYS"))
+        err = ENOSYS;
+    else if (colon && !strcmp(colon + 1, "EPERM"))
+        err = EPERM;
+    else if (colon && !strcmp(colon + 1, "EACCES"))
+        err = EACCES;
+    else if (colon && !strcmp(colon + 1, "KILL"))
+        err = -1;
+    if (nr < 0 || !err || nrules == MAX_RULES) {
+        fprintf(stderr, "pidns: --seccomp CALL:ENOSYS|EPERM|EACCES|KILL (rt_sigtimedwait, "
+                        "reboot; 8 at most)\n");
+        exit(125);
+    }
+    rule_nr[nrules] = nr;
+    rule_errno[nrules++] = err;
+}
+
+/* One "deny CALL with ERRNO" rule: two instructions each, then allow. */
+static void install_seccomp(void)
+{
+    struct sock_filter filter[4 + 2 * MAX_RULES];
+    int n = 0;
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                               offsetof(struct seccomp_data, arch));
+    filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH, 1, 0);
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                               offsetof(struct seccomp_data, nr));
+    for (int i = 0; i < nrules; i++) {
+        filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                                   (unsigned)rule_nr[i], 0, 1);
+        filter[n++] = (struct sock_filter)BPF_STMT(
+            BPF_RET | BPF_K, rule_errno[i] < 0
+                                 ? SECCOMP_RET_KILL_PROCESS
+                                 : SECCOMP_RET_ERRNO | (rule_errno[i] & SECCOMP_RET_DATA));
+    }
+    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = { .len = (unsigned short)n, .filter = filter };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        die("prctl PR_SET_NO_NEW_PRIVS");
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        die("prctl PR_SET_SECCOMP");
 }
 
 static void write_pidfile(const char *path, pid_t pid)
@@ -45,16 +134,18 @@ int main(int argc, char **argv)
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--pidfile") && i + 1 < argc) {
             pidfile = argv[++i];
+        } else if (!strcmp(argv[i], "--seccomp") && i + 1 < argc) {
+            add_rule(argv[++i]);
         } else if (!strcmp(argv[i], "--")) {
             i++;
             break;
         } else {
-            fprintf(stderr, "usage: pidns [--pidfile FILE] [--] CMD ARGS...\n");
+            fprintf(stderr, USAGE);
             return 125;
         }
     }
     if (i >= argc) {
-        fprintf(stderr, "usage: pidns [--pidfile FILE] [--] CMD ARGS...\n");
+        fprintf(stderr, USAGE);
         return 125;
     }
     char **cmd = argv + i;
@@ -81,6 +172,8 @@ int main(int argc, char **argv)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
             die("mount /proc");
+        if (nrules)
+            install_seccomp();
         execvp(cmd[0], cmd);
         fprintf(stderr, "pidns: exec %s: %s\n", cmd[0], strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);
