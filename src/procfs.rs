@@ -21,6 +21,13 @@ pub fn parse_stat(text: &[u8]) -> Option<Stat> {
     Some(Stat { state, ppid: i32::try_from(ppid).ok()?, start })
 }
 
+/// Whether the process a `/proc/PID/stat` describes is a child of `parent` (field 4, proc(5)):
+/// the `/proc` scan for our children, on kernels without `/proc/PID/task/TID/children`
+/// (CONFIG_PROC_CHILDREN).
+pub fn is_child_of(stat: &[u8], parent: i32) -> bool {
+    parse_stat(stat).is_some_and(|s| s.ppid == parent)
+}
+
 fn parse_dec(s: &[u8]) -> Option<u64> {
     let s = s.trim_ascii();
     if s.is_empty() || s.len() > 19 {
@@ -50,6 +57,21 @@ mod tests {
         assert_eq!(parse_stat(s), Some(Stat { state: b'S', ppid: 1, start: 12345 }));
         assert_eq!(parse_stat(b"garbage"), None);
         assert_eq!(parse_stat(b"1 (a) S x"), None);
+    }
+
+    #[test]
+    fn children_by_parent() {
+        let tail = b"S 7 9 9 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 12345 1000 10 0";
+        let stat = |head: &[u8]| [head, &tail[..]].concat();
+        assert!(is_child_of(&stat(b"4242 (sleep) "), 7));
+        assert!(!is_child_of(&stat(b"4242 (sleep) "), 8));
+        // A name that looks like more fields: counted from the last ')'.
+        assert!(is_child_of(&stat(b"31 (a) S 8 8 (b) "), 7));
+        assert!(!is_child_of(&stat(b"31 (a) S 7 7 (b) "), 8));
+        assert!(!is_child_of(&stat(b"31 (a) S -7 (b) "), -7));
+        // Cut short before the fields parse_stat needs.
+        assert!(!is_child_of(b"4242 (sleep) S 7", 7));
+        assert!(!is_child_of(b"", 7));
     }
 
     #[test]

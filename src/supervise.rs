@@ -10,6 +10,7 @@
 
 use crate::log;
 use crate::sys;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use nestinit::config::Config;
 use nestinit::exit::Ended;
 use nestinit::signals::{self, SIGCHLD, SIGKILL, SIGTERM};
@@ -96,7 +97,12 @@ impl Supervisor {
     }
 
     /// After the main child ended: signals every remaining process (SIGTERM, then SIGKILL
-    /// after the stop timeout or a second stop request) and reaps them all.
+    /// after the stop timeout or a second stop request) and reaps them all. As PID 1, kill(-1)
+    /// reaches the whole namespace. As a subreaper only our children can be named, and an
+    /// orphan re-parents to us only once its parent is gone (PR_SET_CHILD_SUBREAPER in
+    /// prctl(2)), with no SIGCHLD to us when that parent was not our child: so the children are
+    /// listed again on every wake and at least every [`TICK_NS`], each new one getting SIGTERM
+    /// (SIGKILL once the stop escalated), until none is left.
     pub fn drain(&mut self) {
         if !self.childless {
             self.reap();
@@ -105,39 +111,63 @@ impl Supervisor {
             return;
         }
         log::say(log::INFO, "sending SIGTERM to the remaining processes", &[]);
-        self.signal_others(SIGTERM);
+        if self.is_pid1 {
+            self.kill_all(SIGTERM);
+        }
         self.arm_deadline();
         self.stopping = false;
-        while !self.childless {
-            match self.next_signal() {
-                Wake::Signal(s) if signals::is_stop_request(s, self.machine) => self.kill_others(),
-                Wake::Deadline => self.kill_others(),
-                Wake::Signal(_) | Wake::Nothing => {}
+        let mut sig = SIGTERM;
+        loop {
+            if !self.is_pid1 {
+                for_each_child(|pid| {
+                    if sig == SIGKILL || first_term(pid) {
+                        self.send(pid, sig);
+                    }
+                });
+            }
+            let escalate = match self.next_signal(!self.is_pid1) {
+                Wake::Signal(s) => signals::is_stop_request(s, self.machine),
+                Wake::Deadline => true,
+                Wake::Nothing => false,
+            };
+            if escalate && sig != SIGKILL {
+                log::say(log::NOTICE, "remaining processes did not exit: sending SIGKILL", &[]);
+                self.deadline = None;
+                sig = SIGKILL;
+            }
+            if self.is_pid1 && sig == SIGKILL {
+                self.kill_all(SIGKILL);
             }
             self.reap();
+            if self.childless {
+                return;
+            }
         }
     }
 
-    fn kill_others(&mut self) {
-        log::say(log::NOTICE, "remaining processes did not exit: sending SIGKILL", &[]);
-        self.deadline = None;
-        self.signal_others(SIGKILL);
+    fn kill_all(&mut self, sig: i32) {
+        match sys::kill_all(sig) {
+            Ok(()) | Err(Errno::SRCH) => {}
+            Err(e) => log::fail(e, "kill(-1): %: continuing"),
+        }
     }
 
     /// One wait in `rt_sigtimedwait` and the handling of what it returned.
     fn wait_one(&mut self) {
-        match self.next_signal() {
+        match self.next_signal(false) {
             Wake::Signal(sig) => self.on_signal(sig),
             Wake::Deadline => self.on_deadline(),
             Wake::Nothing => {}
         }
     }
 
-    /// The next signal, or the deadline passing (it is then cleared). A refused
-    /// `rt_sigtimedwait` (a seccomp filter, say) would return at once every time: then the
-    /// loop sleeps instead, so that it still reaps and meets its deadline without spinning.
-    fn next_signal(&mut self) -> Wake {
-        let wait = self.deadline.map(|d| d.saturating_sub(now()));
+    /// The next signal, or the deadline passing (it is then cleared); with `tick`, nothing
+    /// after [`TICK_NS`] at the latest. A refused `rt_sigtimedwait` (a seccomp filter, say)
+    /// would return at once every time: then the loop sleeps instead, so that it still reaps
+    /// and meets its deadline without spinning.
+    fn next_signal(&mut self, tick: bool) -> Wake {
+        let left = self.deadline.map(|d| d.saturating_sub(now()));
+        let wait = if tick { Some(left.map_or(TICK_NS, |l| l.min(TICK_NS))) } else { left };
         let timeout = wait.map(|ns| linux_raw_sys::general::__kernel_timespec {
             tv_sec: (ns / 1_000_000_000) as _,
             tv_nsec: (ns % 1_000_000_000) as _,
@@ -246,6 +276,7 @@ impl Supervisor {
             match rustix::process::wait(WaitOptions::NOHANG) {
                 Ok(Some((pid, status))) => {
                     let pid = pid.as_raw_nonzero().get();
+                    forget(pid);
                     if Some(pid) == self.main {
                         if let Some(e) = Ended::from_wait_status(status.as_raw()) {
                             self.main = None;
@@ -265,19 +296,6 @@ impl Supervisor {
                 }
             }
         }
-    }
-
-    /// Signals every process but the main child: the whole namespace as PID 1, else our
-    /// children (orphans re-parent to us as subreaper).
-    fn signal_others(&mut self, sig: i32) {
-        if self.is_pid1 {
-            match sys::kill_all(sig) {
-                Ok(()) | Err(Errno::SRCH) => {}
-                Err(e) => log::fail(e, "kill(-1): %: continuing"),
-            }
-            return;
-        }
-        for_each_child(|pid| self.send(pid, sig));
     }
 }
 
@@ -307,7 +325,8 @@ pub fn leave_cwd() {
     }
 }
 
-/// How long a refused `rt_sigtimedwait` sleeps before the next try: 0.1 s.
+/// How often the drain lists our children again, and how long a refused `rt_sigtimedwait`
+/// sleeps before the next try: 0.1 s.
 const TICK_NS: u64 = 100_000_000;
 
 /// Sleeps `ns` nanoseconds (signals stay blocked: nothing cuts it short).
@@ -318,12 +337,35 @@ pub fn pause(ns: u64) {
     });
 }
 
+/// One bit per possible PID (PID_MAX_LIMIT, 2^22, include/linux/threads.h): set when the drain
+/// sent that child SIGTERM, cleared when it is reaped, as its PID may then come back for
+/// another process. Zeroed static memory: only the pages of PIDs in use are ever touched.
+static TERMED: [AtomicU32; 1 << 17] = [const { AtomicU32::new(0) }; 1 << 17];
+
+/// Whether `pid` has not had the drain's SIGTERM yet; it counts as having had it from now on.
+fn first_term(pid: i32) -> bool {
+    let (word, bit) = (pid as u32 as usize / 32, 1u32 << (pid as u32 % 32));
+    TERMED.get(word).map_or(true, |w| w.fetch_or(bit, Ordering::Relaxed) & bit == 0)
+}
+
+/// `pid` was reaped: a new process may get its number.
+fn forget(pid: i32) {
+    if let Some(w) = TERMED.get(pid as u32 as usize / 32) {
+        w.fetch_and(!(1u32 << (pid as u32 % 32)), Ordering::Relaxed);
+    }
+}
+
+/// Set once the children file failed us (said once; the drain lists children every tick).
+static SCANNING: AtomicBool = AtomicBool::new(false);
+
 /// Our direct children, from `/proc/thread-self/children` (`/proc/self/task/<tid>/children`;
-/// we have one thread, so its children are all of ours).
+/// we have one thread, so its children are all of ours). That file exists only with
+/// CONFIG_PROC_CHILDREN (proc(5)); without it, or when it cannot be read, every
+/// `/proc/PID/stat` naming us as the parent.
 fn for_each_child(mut f: impl FnMut(i32)) {
     // Streamed: a subreaper can have more children than any buffer holds.
     let mut pid: i32 = 0;
-    let _ = crate::fsutil::read_chunks(c"/proc/thread-self/children", &mut |chunk| {
+    let listed = crate::fsutil::read_chunks(c"/proc/thread-self/children", &mut |chunk| {
         for &c in chunk {
             if c.is_ascii_digit() {
                 pid = pid.saturating_mul(10).saturating_add(i32::from(c - b'0'));
@@ -333,8 +375,40 @@ fn for_each_child(mut f: impl FnMut(i32)) {
             }
         }
     });
-    if pid != 0 {
-        f(pid);
+    match listed {
+        // A number cut short by a failed read could name another process.
+        Ok(()) if pid != 0 => f(pid),
+        Ok(()) => {}
+        Err(e) => {
+            if !SCANNING.swap(true, Ordering::Relaxed) {
+                log::say(log::INFO, "list children: %: scanning /proc instead", &[log::errno(e)]);
+            }
+            scan_children(&mut f);
+        }
+    }
+}
+
+/// Every process whose `/proc/PID/stat` names us as its parent. Out of line: its buffers are
+/// on the stack only while it runs.
+#[inline(never)]
+fn scan_children(f: &mut dyn FnMut(i32)) {
+    use rustix::fs::OFlags;
+    let me = rustix::process::getpid().as_raw_nonzero().get();
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let Ok(dir) = rustix::fs::open(c"/proc", flags, rustix::fs::Mode::empty()) else {
+        return;
+    };
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); 2048];
+    let mut stat = [0u8; 2048];
+    let mut entries = rustix::fs::RawDir::new(dir, &mut buf);
+    while let Some(Ok(entry)) = entries.next() {
+        let Some(pid) = signals::parse_int(entry.file_name().to_bytes()) else {
+            continue;
+        };
+        let text = crate::fsutil::read_proc(pid, "stat", &mut stat);
+        if text.is_some_and(|text| nestinit::procfs::is_child_of(text, me)) {
+            f(pid);
+        }
     }
 }
 

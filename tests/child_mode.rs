@@ -535,6 +535,66 @@ fn debug_log_names_the_sender_of_a_signal() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The drain as a subreaper: orphans that re-parent to nestinit while it ends the rest
+
+/// `sh -c SCRIPT` for `--mode child`: the command leaves a shell that ignores SIGTERM, whose
+/// own child (a `sleep 29` that ignores it too, its PID in `gc`) becomes nestinit's only once
+/// that shell is killed. Both are set up before the command exits.
+fn orphan_chain(tmp: &TempDir) -> (Vec<OsString>, std::path::PathBuf) {
+    let (ready, gc) = (tmp.join("ready"), tmp.join("gc"));
+    let (ready, gc_s) = (ready.display().to_string(), gc.display().to_string());
+    let inner = format!("trap '' TERM; sleep 29 & echo $! > {gc_s}; : > {ready}; wait");
+    let script = format!(
+        "sh -c \"{inner}\" & while [ ! -e {ready} ]; do sleep 0.01; done; exit 0",
+        inner = inner.replace('"', "\\\"").replace('$', "\\$")
+    );
+    let args = args!["-vv", "--mode", "child", "--stop-timeout", "1", "--", "sh", "-c", script];
+    (args.to_vec(), gc)
+}
+
+/// The orphan chain's end: nestinit exited 0 soon after the stop timeout (SIGKILL for the
+/// shell, then for its orphan), and the orphan is gone.
+fn assert_chain_ended(end: &Outcome, gc: &std::path::Path) {
+    assert_eq!(end.code, 0, "{end:?}");
+    assert!(end.elapsed >= Duration::from_millis(900), "killed before the timeout: {end:?}");
+    assert!(end.elapsed < Duration::from_secs(4), "the drain took too long: {end:?}");
+    let gc: u32 = read(gc).trim().parse().unwrap();
+    let cmdline = std::fs::read(format!("/proc/{gc}/cmdline")).unwrap_or_default();
+    assert!(!String::from_utf8_lossy(&cmdline).contains("29"), "the orphan {gc} survived");
+}
+
+/// As a subreaper (not PID 1), the orphan a killed leftover leaves behind is signalled too:
+/// the drain ends within the stop timeout and a few seconds, not when the orphan would.
+#[test]
+fn subreaper_drain_kills_orphans_of_killed_leftovers() {
+    let tmp = TempDir::new();
+    let (args, gc) = orphan_chain(&tmp);
+    let end = Launch::plain(&args).start().wait_for(Duration::from_secs(8));
+    assert_chain_ended(&end, &gc);
+}
+
+/// Without `/proc/thread-self/children` (a kernel without CONFIG_PROC_CHILDREN), the drain
+/// finds nestinit's children by scanning /proc. The file is hidden here by a tmpfs over
+/// nestinit's `/proc/PID/task`, mounted in pidns's private mount namespace by a shell that
+/// then execs nestinit (PID 2: a subreaper, not PID 1).
+#[test]
+fn subreaper_drain_without_the_children_file_scans_proc() {
+    let tmp = TempDir::new();
+    let (args, gc) = orphan_chain(&tmp);
+    let hide = "sh -c 'mount -t tmpfs nestinit-test-hide /proc/$$/task && exec \"$@\"' sh \"$@\"; \
+                exit $?";
+    let end = Launch::pid1(&args).wrapper(&["sh", "-c", hide, "sh"]).start();
+    let end = end.wait_for(Duration::from_secs(8));
+    assert!(
+        end.stderr.contains("nestinit: list children: ENOENT: scanning /proc instead"),
+        "the children file was not hidden: {end:?}"
+    );
+    assert_chain_ended(&end, &gc);
+    let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!host.contains("nestinit-test-hide"), "the tmpfs leaked to the host: {host}");
+}
+
+// ---------------------------------------------------------------------------------------------
 // A refused rt_sigtimedwait (a seccomp filter answering EPERM)
 
 /// The supervisor still reaps its command and exits with its status, with one line, and does
