@@ -106,7 +106,7 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
                 .ok()
         });
         let guest = Guest { cfg, root, cmd, envp, inherited: &sup.inherited, uuid };
-        let pid = match launch(&guest, payload.as_ref()) {
+        let pid = match launch(&guest, payload.as_ref(), sup.machine) {
             Ok(pid) => pid,
             Err(_) if sup.machine => {
                 log::say(log::NOTICE, "the guest could not start: powering off", &[]);
@@ -191,7 +191,11 @@ struct Guest<'a> {
 /// Clones the guest into new mount and PID namespaces and waits until it has exec'd its init
 /// (or failed: the child writes its exit code on a close-on-exec pipe, which an exec closes
 /// silently). Returns the guest's PID, or the exit code of a failed setup.
-fn launch(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>) -> Result<i32, i32> {
+fn launch(
+    guest: &Guest<'_>,
+    payload: Option<&rustix::fd::OwnedFd>,
+    machine: bool,
+) -> Result<i32, i32> {
     let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| {
         log::fail(e, "pipe: %: check the file descriptor limit");
         code::SETUP
@@ -234,40 +238,28 @@ fn launch(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>) -> Result<i3
                 // SAFETY: clone3 just returned this descriptor to us and nothing else owns it.
                 unsafe { <rustix::fd::OwnedFd as rustix::fd::FromRawFd>::from_raw_fd(fd) }
             });
-            // Until end of file: EXEC_NEXT then nothing (exec closed the pipe), or a failure
-            // code (after EXEC_NEXT when the exec itself failed), or nothing at all: the boot
-            // process died before it could say, which is no started guest.
-            let mut said = [0u8; 2];
-            let mut len = 0;
-            while let Some(rest) = said.get_mut(len..).filter(|r| !r.is_empty()) {
-                match rustix::io::read(&rd, rest) {
-                    Err(Errno::INTR) => {}
-                    Ok(n) if n > 0 => len += n,
-                    _ => break,
-                }
+            let outcome = await_exec(&rd, pid, machine);
+            if let Started::Yes = outcome {
+                return Ok(pid);
             }
-            match said.get(..len) {
-                Some([EXEC_NEXT]) => Ok(pid),
-                last => {
-                    let status = rustix::process::waitpid(
-                        rustix::process::Pid::from_raw(pid),
-                        rustix::process::WaitOptions::empty(),
+            let status = rustix::process::waitpid(
+                rustix::process::Pid::from_raw(pid),
+                rustix::process::WaitOptions::empty(),
+            );
+            match outcome {
+                Started::No(code) => Err(code),
+                _ => {
+                    let end = status
+                        .ok()
+                        .flatten()
+                        .and_then(|(_, st)| nestinit::exit::Ended::from_wait_status(st.as_raw()));
+                    log::say(
+                        log::ERROR,
+                        "boot the guest: the boot process died before exec (status %): \
+                         report this",
+                        &[Arg::Num(i64::from(end.map_or(-1, |e| e.code())))],
                     );
-                    match last.and_then(|l| l.last()) {
-                        Some(&c) => Err(i32::from(c)),
-                        None => {
-                            let end = status.ok().flatten().and_then(|(_, st)| {
-                                nestinit::exit::Ended::from_wait_status(st.as_raw())
-                            });
-                            log::say(
-                                log::ERROR,
-                                "boot the guest: the boot process died before exec (status %): \
-                                 report this",
-                                &[Arg::Num(i64::from(end.map_or(-1, |e| e.code())))],
-                            );
-                            Err(code::SETUP)
-                        }
-                    }
+                    Err(code::SETUP)
                 }
             }
         }
@@ -292,6 +284,60 @@ fn launch(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>) -> Result<i3
 /// The boot process's name (`/proc/PID/comm`) until the guest's exec replaces it: `exec`
 /// does not enter a guest still being set up.
 pub const BOOT_NAME: &[u8] = b"nestinit-boot\n";
+
+/// How a boot ended, as [`await_exec`] saw it.
+enum Started {
+    Yes,
+    /// No guest: the exit status to give (a setup code, or 128+signal for a stop request).
+    No(i32),
+    /// The boot process died before it said anything.
+    Died,
+}
+
+/// Waits for the boot process to say EXEC_NEXT and exec (end of file), or a failure code
+/// (after EXEC_NEXT when the exec itself failed), or nothing at all (it died before it could
+/// say, which is no started guest). A mount that hangs stalls nothing: the wait is in
+/// `rt_sigtimedwait` for SIGIO (the pipe is readable) and the stop requests, which end the
+/// setup (SIGKILL to the boot process, then 128+signal). Every other signal, SIGCHLD
+/// included, stays pending, never dequeued, for the supervisor loop that forwards it to the
+/// guest once it runs.
+fn await_exec(rd: &rustix::fd::OwnedFd, pid: i32, machine: bool) -> Started {
+    use nestinit::signals::{SIGINT, SIGPWR, SIGTERM};
+    let bit = |sig: i32| 1u64 << (sig - 1);
+    let stops = bit(SIGTERM) | bit(SIGINT) | if machine { bit(SIGPWR) } else { 0 };
+    let wake = stops | bit(linux_raw_sys::general::SIGIO as i32);
+    let asynchronous = sys::signal_when_readable(rd.as_fd()).is_ok();
+    let mut said = [0u8; 2];
+    let mut len = 0;
+    while let Some(rest) = said.get_mut(len..).filter(|r| !r.is_empty()) {
+        match rustix::io::read(rd, rest) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) if asynchronous => match sys::sigtimedwait(wake, None) {
+                Ok(info) if stops & bit(info.signo) != 0 => {
+                    log::say(
+                        log::NOTICE,
+                        "stop requested by % while the guest was being set up: ending the setup",
+                        &[Arg::Sig(info.signo)],
+                    );
+                    let _ = sys::kill(pid, nestinit::signals::SIGKILL);
+                    return Started::No(128 + info.signo);
+                }
+                _ => {}
+            },
+            Err(_) => break,
+        }
+    }
+    // The pipe's own SIGIOs, not the guest's business.
+    let now = linux_raw_sys::general::__kernel_timespec { tv_sec: 0, tv_nsec: 0 };
+    while sys::sigtimedwait(bit(linux_raw_sys::general::SIGIO as i32), Some(&now)).is_ok() {}
+    match said.get(..len) {
+        Some([EXEC_NEXT]) => Started::Yes,
+        Some([.., c]) => Started::No(i32::from(*c)),
+        _ => Started::Died,
+    }
+}
 
 /// What the boot process writes on the launch pipe right before the guest's exec.
 const EXEC_NEXT: u8 = 0;

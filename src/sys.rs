@@ -409,6 +409,19 @@ pub fn close_except(keep: &[i32]) -> Result<(), Errno> {
     }
 }
 
+/// Sends SIGIO to us whenever `fd` becomes readable or its writer closes: `fcntl(fd,
+/// F_SETOWN, getpid())` and `O_ASYNC | O_NONBLOCK`, so that a pipe is waited for in
+/// `rt_sigtimedwait` with every other signal (fcntl(2), "Signal-driven I/O").
+pub fn signal_when_readable(fd: rustix::fd::BorrowedFd<'_>) -> Result<(), Errno> {
+    let raw = rustix::fd::AsRawFd::as_raw_fd(&fd) as usize;
+    let pid = rustix::process::getpid().as_raw_nonzero().get() as usize;
+    // SAFETY: fcntl on a descriptor we hold, with integer arguments.
+    check(unsafe { syscall(k::__NR_fcntl, [raw, k::F_SETOWN as usize, pid, 0, 0, 0]) })?;
+    let flags = (k::FASYNC | k::O_NONBLOCK) as usize;
+    // SAFETY: as above; F_SETFL takes the new status flags.
+    check(unsafe { syscall(k::__NR_fcntl, [raw, k::F_SETFL as usize, flags, 0, 0, 0]) }).map(|_| ())
+}
+
 /// CLOCK_BOOTTIME in clock ticks of 1/100 s, the unit of a process's start time in
 /// `/proc/PID/stat` (USER_HZ is 100 on every Linux architecture).
 pub fn boottime_ticks() -> u64 {

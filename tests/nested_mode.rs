@@ -1226,3 +1226,80 @@ fn mount_target_of_the_wrong_type_is_refused() {
     assert_one_error_naming(&out, "/run");
     assert_eq!(std::fs::read_to_string(fs.guest_path("/run")).unwrap(), "a file where /run goes");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Signals while the guest is being set up
+
+/// The boot process of a container with 3000 mounts to carry (a second or so), frozen with
+/// SIGSTOP as soon as it appears: a setup that hangs (a mount on a dead NFS server, say).
+fn frozen_boot(fs: &Rootfs, guest_sh: &str) -> (Container, u32) {
+    let mut c =
+        Ctr::new(fs).opts(&["--many", "3000"]).init(&["--", "/bin/sh", "-c", guest_sh]).start();
+    let init = c.pid();
+    let mut boot = None;
+    wait_until("the boot process", FILE_TIMEOUT, || {
+        boot = descendants(init).into_iter().find(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|n| n == "nestinit-boot\n")
+        });
+        boot.is_some()
+    });
+    let boot = boot.unwrap();
+    kill(boot, 19); // SIGSTOP
+    (c, boot)
+}
+
+/// A stop request while the setup hangs ends it at once: the boot process is killed and the
+/// container exits with 128+SIGTERM, not after the setup or never.
+#[test]
+fn stop_request_during_a_hung_setup_ends_it() {
+    let _heavy = heavy_lock();
+    let fs = Rootfs::busybox();
+    let (mut c, _boot) = frozen_boot(&fs, "exit 0");
+    std::thread::sleep(Duration::from_millis(100));
+    c.mark();
+    c.signal(SIGTERM);
+    let out = c.wait();
+    assert_code(&out, 128 + SIGTERM);
+    assert!(
+        out.stderr.contains(
+            "nestinit: stop requested by SIGTERM while the guest was being set up: ending the setup"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.elapsed < Duration::from_secs(5), "took {:?}", out.elapsed);
+}
+
+/// Other signals sent while the setup runs stay pending for nestinit (not dequeued, so
+/// nothing is lost), and are forwarded once the guest runs.
+#[test]
+fn signals_during_setup_stay_pending_then_go_to_the_guest() {
+    let _heavy = heavy_lock();
+    let fs = Rootfs::busybox();
+    let mut c = Ctr::new(&fs)
+        .shared()
+        .opts(&["--many", "3000"])
+        .env("NESTINIT_VERBOSITY", "3")
+        .init(&["--", "/bin/sh", "-c", "sleep 0.5; exit 0"])
+        .start();
+    let init = c.pid();
+    let mut boot = None;
+    wait_until("the boot process", FILE_TIMEOUT, || {
+        boot = descendants(init).into_iter().find(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|n| n == "nestinit-boot\n")
+        });
+        boot.is_some()
+    });
+    let boot = boot.unwrap();
+    kill(boot, 19); // SIGSTOP
+    c.signal(SIGUSR1);
+    wait_until("SIGUSR1 pending for nestinit", FILE_TIMEOUT, || {
+        status_mask(init, "ShdPnd").is_some_and(|m| m & bit(SIGUSR1) != 0)
+    });
+    kill(boot, 18); // SIGCONT
+    let out = c.wait();
+    assert_code(&out, 0);
+    let started = out.stderr.find("guest started").expect("guest started");
+    let received = out.stderr.find("received SIGUSR1").expect("SIGUSR1 read by the loop");
+    assert!(received > started, "forwarded once the guest runs:\n{}", out.stderr);
+}
