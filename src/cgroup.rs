@@ -25,15 +25,25 @@ use rustix::mount as m;
 const CGROUP2_SUPER_MAGIC: u64 = 0x6367_7270;
 const TREE: &core::ffi::CStr = c"/sys/fs/cgroup";
 
+const NOT_WRITABLE: &str = "warning: cgroup2: %: the container's cgroup is not writable, so a \
+    systemd guest cannot delegate controllers: give the container a writable cgroup of its own";
+
 /// The container's cgroup, split: the directory of `C/payload`, where each boot starts.
 pub struct Split {
     container: OwnedFd,
 }
 
-/// Whether `/sys/fs/cgroup` is a cgroup2 mount (the unified hierarchy).
+/// Whether the guest needs a cgroup2 tree of its own: `/sys/fs/cgroup` is a cgroup2 mount, or
+/// we live on a cgroup v2 only host (`/proc/self/cgroup` holds nothing but the `0::` line)
+/// whatever the runtime mounted, so the guest gets a tree even where none was mounted.
 pub fn unified() -> bool {
     // f_type is signed on some architectures, 32 bits on others.
-    rustix::fs::statfs(TREE).is_ok_and(|s| s.f_type as u64 & 0xffff_ffff == CGROUP2_SUPER_MAGIC)
+    let mounted = rustix::fs::statfs(TREE)
+        .is_ok_and(|s| s.f_type as u64 & 0xffff_ffff == CGROUP2_SUPER_MAGIC);
+    let mut buf = [0u8; 256];
+    mounted
+        || crate::fsutil::read_file(c"/proc/self/cgroup", &mut buf)
+            .is_ok_and(|c| c.starts_with(b"0::") && nestinit::text::tokens(c, b'\n').count() == 1)
 }
 
 /// In the supervisor, before the first boot: moves nestinit into `C/supervisor` and enables
@@ -44,11 +54,7 @@ pub fn split() -> Option<Split> {
         Ok(Some(fd)) => fd,
         Ok(None) => return None,
         Err(e) => {
-            log::fail(
-                e,
-                "warning: cgroup2 /sys/fs/cgroup: %: not writable, so a systemd guest cannot \
-                 delegate controllers; give the container a writable cgroup (--cgroupns=private)",
-            );
+            log::fail(e, NOT_WRITABLE);
             return None;
         }
     };
@@ -56,7 +62,7 @@ pub fn split() -> Option<Split> {
     let moved =
         mkdir(c, c"supervisor").and_then(|()| write_at(c, c"supervisor/cgroup.procs", b"0"));
     if let Err(e) = moved {
-        log::fail(e, "warning: cgroup2 supervisor: %: staying in the guest's cgroup");
+        log::fail(e, NOT_WRITABLE);
         return None;
     }
     delegate(c);

@@ -1303,3 +1303,45 @@ fn signals_during_setup_stay_pending_then_go_to_the_guest() {
     let received = out.stderr.find("received SIGUSR1").expect("SIGUSR1 read by the loop");
     assert!(received > started, "forwarded once the guest runs:\n{}", out.stderr);
 }
+
+/// A cgroup tree nestinit may not write (another owner, no CAP_DAC_OVERRIDE) gets one warning
+/// line; the guest boots in the container's cgroup as before.
+#[test]
+fn cgroup2_not_writable_is_one_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(cg) = TestCgroup::new() else {
+        eprintln!("skipped: no cgroup2 hierarchy on this host");
+        return;
+    };
+    std::os::unix::fs::chown(&cg.0, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&cg.0, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let fs = Rootfs::busybox();
+    let dir = cg.0.to_str().unwrap().to_string();
+    let out = std::thread::spawn(move || {
+        use rustix::thread::{remove_capability_from_bounding_set, CapabilitySet};
+        for cap in
+            [CapabilitySet::DAC_OVERRIDE, CapabilitySet::DAC_READ_SEARCH, CapabilitySet::FOWNER]
+        {
+            remove_capability_from_bounding_set(cap).unwrap();
+        }
+        Ctr::new(&fs)
+            .opts(&["--cgroup", &dir, "--cgroup2", "rw"])
+            .init(&["--", "/bin/sh", "-c", "cat /proc/self/cgroup"])
+            .run()
+    })
+    .join()
+    .unwrap();
+    assert_code(&out, 0);
+    let warnings: Vec<_> =
+        out.nestinit_lines().into_iter().filter(|l| l.contains("warning")).collect();
+    assert_eq!(
+        warnings,
+        ["nestinit: warning: cgroup2: EACCES: the container's cgroup is not writable, so a \
+          systemd guest cannot delegate controllers: give the container a writable cgroup of \
+          its own"],
+        "stderr:\n{}",
+        out.stderr
+    );
+    assert!(out.stdout.lines().any(|l| l == "0::/"), "{}", out.stdout);
+    std::fs::set_permissions(&cg.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
