@@ -9,40 +9,56 @@ use crate::sys;
 use nestinit::config::Config;
 use nestinit::exit::MachineAction;
 use nestinit::text::Arg;
-use rustix::fs::Mode;
+use rustix::fs::{AtFlags, Mode};
 use rustix::io::Errno;
 use rustix::mount::{self as m, MountFlags};
 
-/// Whether nestinit is PID 1 of the initial PID namespace. `NSpid` in `/proc/self/status`
-/// cannot tell: runtimes mount `/proc` inside the container's PID namespace, where it lists
-/// one PID as on a machine. The initial PID namespace has a fixed inode number instead
-/// (PROC_PID_INIT_INO, include/linux/proc_ns.h). Without `/proc` at all, a PID 1 was started
-/// by the kernel. `--machine` / `--no-machine` force it.
+/// Whether nestinit is a machine's PID 1: PID 1 of the initial PID namespace
+/// ([`in_initial_pid_ns`]). `--machine` / `--no-machine` force it, but never make a process
+/// that is not PID 1 a machine's init: it would power off the machine it runs on.
 pub fn detect(cfg: &Config<'_>, pid1: bool) -> bool {
-    detect_forced(cfg.machine, pid1)
+    match cfg.machine {
+        Some(true) if !pid1 => {
+            log::say(log::NOTICE, "warning: --machine: not PID 1: ignored", &[]);
+            false
+        }
+        Some(forced) => forced,
+        None => pid1 && in_initial_pid_ns(),
+    }
 }
 
-fn detect_forced(forced: Option<bool>, pid1: bool) -> bool {
-    if let Some(forced) = forced {
-        return forced;
-    }
-    if !pid1 {
-        return false;
-    }
+/// Whether we run in the initial PID namespace. `NSpid` in `/proc/self/status` cannot tell:
+/// runtimes mount `/proc` inside the container's PID namespace, where it lists one PID as on a
+/// machine. The initial PID namespace has a fixed inode number instead (PROC_PID_INIT_INO,
+/// include/linux/proc_ns.h). A kernel-started init has no `/proc` yet, and a `/proc` of
+/// another PID namespace has no `self`: a proc of our own, attached nowhere (fsopen(2)),
+/// answers then. No answer means no machine.
+fn in_initial_pid_ns() -> bool {
     const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
-    match rustix::fs::stat(c"/proc/self/ns/pid") {
-        Ok(st) => st.st_ino == PROC_PID_INIT_INO,
-        Err(_) => true,
-    }
+    let ns = c"self/ns/pid";
+    let st = rustix::fs::stat(c"/proc/self/ns/pid").or_else(|_| {
+        let fs = m::fsopen(c"proc", m::FsOpenFlags::FSOPEN_CLOEXEC)?;
+        m::fsconfig_create(&fs)?;
+        let proc = m::fsmount(&fs, m::FsMountFlags::FSMOUNT_CLOEXEC, m::MountAttrFlags::empty())?;
+        rustix::fs::statat(&proc, ns, AtFlags::empty())
+    });
+    st.is_ok_and(|st| st.st_ino == PROC_PID_INIT_INO)
 }
 
-/// A usage error as a machine's PID 1 must not end in a kernel panic: say so and power off.
-pub fn refuse_to_exit(code: i32) -> i32 {
-    if detect_forced(None, crate::supervise::is_pid1()) {
-        log::say(log::ERROR, "cannot start as the machine's PID 1: powering off", &[]);
+/// Every end of nestinit comes here. The kernel panics when the machine's PID 1 exits
+/// ("Attempted to kill init!", kernel/exit.c), whatever the mode and the reason (a usage
+/// error, `--help`, `--mode child`, `exec`, an internal error, `--no-machine`): that PID 1 says
+/// so and powers the machine off instead.
+pub fn exit(code: i32) -> ! {
+    if crate::supervise::is_pid1() && in_initial_pid_ns() {
+        log::say(
+            log::ERROR,
+            "machine mode: PID 1 must not exit (status %): powering the machine off",
+            &[Arg::Num(i64::from(code))],
+        );
         act(MachineAction::PowerOff)
     }
-    code
+    sys::exit_group(code)
 }
 
 /// What the kernel leaves to init, mounted where nothing is yet: source, target, type and data

@@ -62,7 +62,7 @@ fn main(argv: Vector, envp: Vector) -> i32 {
                 USAGE_ERROR,
                 &[Arg::Str(e.what), Arg::Str(e.value), Arg::Str(e.accepted.as_bytes())],
             );
-            return machine::refuse_to_exit(code::USAGE);
+            return code::USAGE;
         }
     };
     log::set_level(cfg.verbosity);

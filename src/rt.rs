@@ -126,15 +126,15 @@ unsafe extern "C" fn entry(sp: *const usize) -> ! {
         (argv, argv.add(argc + 1))
     };
     let code = crate::main(Vector(argv), Vector(envp));
-    crate::sys::exit_group(code)
+    crate::machine::exit(code)
 }
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     // Only reachable through a bug: the binary denies unwrap, expect, panic and unchecked
-    // indexing. Say so and die loudly rather than hang PID 1.
+    // indexing. Say so and die loudly rather than hang PID 1 (a machine's PID 1 powers off).
     crate::log::raw(b"nestinit: internal error: aborting\n");
-    crate::sys::exit_group(125)
+    crate::machine::exit(125)
 }
 
 // The compiler may emit calls to these; without libc we provide them. Volatile accesses keep

@@ -611,3 +611,35 @@ fn refused_sigtimedwait_reaps_without_spinning() {
     assert!(ticks < 20, "PID 1 used {ticks} ticks of CPU in a second: {end:?}");
     assert_one_line_starting(&end, "nestinit: sigtimedwait: EPERM: ");
 }
+
+// ---------------------------------------------------------------------------------------------
+// --machine when nestinit is not PID 1
+
+/// `--machine` (or NESTINIT_MACHINE=1) as PID 2 of a throwaway PID namespace, whose seccomp
+/// filter kills any caller of reboot(2): nestinit says it ignores the flag and boots the guest
+/// (root `/`) as a container's init, with the guest's status. Mounting what a machine lacks,
+/// turning Ctrl-Alt-Del off or powering off would all be wrong here; a reboot(2) call would
+/// end it by SIGSYS (status 159). (In a child PID namespace reboot(2) cannot reach the host.)
+#[test]
+fn machine_flag_is_ignored_when_not_pid1() {
+    let wrapper =
+        args![pidns(), "--seccomp", "reboot:KILL", "--", "sh", "-c", "\"$@\"; exit $?", "sh"];
+    let guest = args!["--", "sh", "-c", "exit 5"];
+    for (flag, var) in [(Some("--machine"), None), (None, Some("1"))] {
+        let mut args = args!["--root", "/"].to_vec();
+        args.extend(flag.map(OsString::from));
+        args.extend_from_slice(&guest);
+        let mut launch = Launch::plain(&args).wrapper(&wrapper);
+        if let Some(v) = var {
+            launch = launch.env("NESTINIT_MACHINE", v);
+        }
+        let end = launch.run();
+        assert_eq!(end.code, 5, "{flag:?} {var:?}: {end:?}");
+        assert_eq!(
+            end.stderr_lines().first().copied(),
+            Some("nestinit: warning: --machine: not PID 1: ignored"),
+            "{flag:?} {var:?}: {end:?}"
+        );
+        assert!(!end.stderr.contains("machine mode"), "{end:?}");
+    }
+}

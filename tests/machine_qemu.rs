@@ -329,3 +329,49 @@ fn ctrl_alt_del_stops_the_guest_and_reboots() {
         RESTARTING,
     ]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Every other end of nestinit as the machine's PID 1: a logged power-off, never an exit (the
+// kernel panics when init exits). No guest runs in these cases.
+
+/// The machine powers off after `lines` (in order) and nestinit's line for the status it
+/// would have exited with.
+fn assert_powers_off_instead_of_exiting(b: &Boot, lines: &[&str], status: i32) {
+    assert!(!b.console.contains("Attempted to kill init"), "PID 1 exited:\n{}", b.text());
+    b.assert_clean_end(POWER_DOWN);
+    let said = format!("nestinit: machine mode: PID 1 must not exit (status {status}): powering");
+    let mut all = lines.to_vec();
+    all.extend([said.as_str(), POWER_DOWN]);
+    b.assert_in_order(&all);
+    assert!(!b.console.contains("guest: case"), "no guest was to run:\n{}", b.text());
+}
+
+/// `/init --help` (init arguments follow `--` on the kernel command line).
+#[test]
+fn help_powers_off_without_a_panic() {
+    let b = boot("none", &["--help"]);
+    assert_powers_off_instead_of_exiting(&b, &["Usage: /init [OPTIONS]"], 0);
+}
+
+/// A relative `--root`: a usage error, found before machine mode starts.
+#[test]
+fn relative_root_powers_off_without_a_panic() {
+    let b = boot("none", &["--root", "data00"]);
+    let usage = "nestinit: usage: bad --root 'data00': expected an absolute path without ..";
+    assert_powers_off_instead_of_exiting(&b, &[usage], 2);
+}
+
+/// `--mode child`: the command runs and ends with 4; the machine powers off. (No `--` before
+/// it: the kernel drops init arguments after a second `--`.)
+#[test]
+fn child_mode_powers_off_without_a_panic() {
+    let b = boot("none", &["--mode", "child", "/data00/bin/probe", "exit", "4"]);
+    assert_powers_off_instead_of_exiting(&b, &[], 4);
+}
+
+/// `/init exec`: no guest runs (status 3); the machine powers off.
+#[test]
+fn exec_powers_off_without_a_panic() {
+    let b = boot("none", &["exec", "/data00/bin/true"]);
+    assert_powers_off_instead_of_exiting(&b, &["nestinit: no guest is running"], 3);
+}
