@@ -345,13 +345,19 @@ static TERMED: [AtomicU32; 1 << 17] = [const { AtomicU32::new(0) }; 1 << 17];
 /// Whether `pid` has not had the drain's SIGTERM yet; it counts as having had it from now on.
 fn first_term(pid: i32) -> bool {
     let (word, bit) = (pid as u32 as usize / 32, 1u32 << (pid as u32 % 32));
-    TERMED.get(word).map_or(true, |w| w.fetch_or(bit, Ordering::Relaxed) & bit == 0)
+    // Load and store, not fetch_or: nestinit has one thread, and read-modify-write atomics
+    // would pull in aarch64's outline-atomics helpers, which need libc's getauxval.
+    TERMED.get(word).map_or(true, |w| {
+        let old = w.load(Ordering::Relaxed);
+        w.store(old | bit, Ordering::Relaxed);
+        old & bit == 0
+    })
 }
 
 /// `pid` was reaped: a new process may get its number.
 fn forget(pid: i32) {
     if let Some(w) = TERMED.get(pid as u32 as usize / 32) {
-        w.fetch_and(!(1u32 << (pid as u32 % 32)), Ordering::Relaxed);
+        w.store(w.load(Ordering::Relaxed) & !(1u32 << (pid as u32 % 32)), Ordering::Relaxed);
     }
 }
 
@@ -380,7 +386,8 @@ fn for_each_child(mut f: impl FnMut(i32)) {
         Ok(()) if pid != 0 => f(pid),
         Ok(()) => {}
         Err(e) => {
-            if !SCANNING.swap(true, Ordering::Relaxed) {
+            if !SCANNING.load(Ordering::Relaxed) {
+                SCANNING.store(true, Ordering::Relaxed);
                 log::say(log::INFO, "list children: %: scanning /proc instead", &[log::errno(e)]);
             }
             scan_children(&mut f);
