@@ -333,6 +333,7 @@ pub fn parse_caps(list: &[u8]) -> Result<u64, UsageError<'_>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use std::ffi::CString;

@@ -19,6 +19,7 @@ pub fn name(errno: i32) -> Option<&'static [u8]> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     #[test]
     fn names() {

@@ -408,7 +408,7 @@ pub fn parse_all(table: &mut Table, text: &[u8]) -> Result<(), ParseError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

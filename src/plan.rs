@@ -144,7 +144,7 @@ pub fn proc_options(table: &Table) -> (bool, impl Iterator<Item = (&[u8], &[u8])
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::mountinfo::parse_all;

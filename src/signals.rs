@@ -134,6 +134,7 @@ pub fn is_stop_request(sig: i32, machine: bool) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -201,6 +201,7 @@ fn find(list: &'static str, name: &[u8], ignore_case: bool) -> Option<usize> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
