@@ -354,10 +354,14 @@ fn first_term(pid: i32) -> bool {
     })
 }
 
-/// `pid` was reaped: a new process may get its number.
+/// `pid` was reaped: a new process may get its number. Written only when the bit is set, so
+/// reaping (every orphan goes through here) touches no page of TERMED the drain did not.
 fn forget(pid: i32) {
     if let Some(w) = TERMED.get(pid as u32 as usize / 32) {
-        w.store(w.load(Ordering::Relaxed) & !(1u32 << (pid as u32 % 32)), Ordering::Relaxed);
+        let (old, bit) = (w.load(Ordering::Relaxed), 1u32 << (pid as u32 % 32));
+        if old & bit != 0 {
+            w.store(old & !bit, Ordering::Relaxed);
+        }
     }
 }
 
