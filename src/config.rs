@@ -280,7 +280,9 @@ where
             Some(7 | 8) => flag_verbosity = Some(0),
             found if found.is_some() || is_verbose_cluster(a) => {
                 // --verbose, or -v, -vv, -vvv.
-                let n = if found.is_some() { 1 } else { a.len().saturating_sub(1) as u8 };
+                // A cluster of 256 or more `v`s is as verbose as it gets, not 0 again.
+                let vs = u8::try_from(a.len().saturating_sub(1)).unwrap_or(u8::MAX);
+                let n = if found.is_some() { 1 } else { vs };
                 flag_verbosity = Some(flag_verbosity.unwrap_or(1).saturating_add(n).min(3));
             }
             _ => return Err(bad(b"option", a, OPTION)),
@@ -512,5 +514,14 @@ mod tests {
         let envp = [c"NESTINIT_MODEX=a", c"NESTINIT_MODE=child", c"PATH=/bin"];
         assert_eq!(env_lookup(envp, b"NESTINIT_MODE"), Some(c"child"));
         assert_eq!(env_lookup(envp, b"HOME"), None);
+    }
+
+    #[test]
+    fn a_long_cluster_of_v_is_the_most_verbose() {
+        for n in [255, 256, 257, 4000] {
+            let v = format!("-{}", "v".repeat(n));
+            let c = run(&["/init", &v, "--mode", "child"], &[]).unwrap();
+            assert_eq!(c.verbosity, 3, "{n} v's");
+        }
     }
 }
