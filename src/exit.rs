@@ -82,14 +82,16 @@ pub enum Verdict {
 }
 
 /// The container's exit-status table: guest exit N → N; killed by S → 128+S; power-off or halt
-/// → 0; reboot → boot again, or 133 with `--on-reboot exit` (where a real 133 from the guest
-/// becomes 1 so the two cannot be confused).
+/// → 0; reboot → boot again, or 133 with `--on-reboot exit` (where a real 133 from the guest,
+/// an exit with 133 or a death by SIGTRAP, becomes 1 so the two cannot be confused).
 pub fn container_verdict(end: GuestEnd, on_reboot: OnReboot) -> Verdict {
     match (end, on_reboot) {
         (GuestEnd::Reboot, OnReboot::Restart) => Verdict::Restart,
         (GuestEnd::Reboot, OnReboot::Exit) => Verdict::Exit(code::REBOOT),
         (GuestEnd::PowerOffOrHalt, _) => Verdict::Exit(0),
         (GuestEnd::Exited(code::REBOOT), OnReboot::Exit) => Verdict::Exit(1),
+        // 128 + SIGTRAP is 133 too: under `--on-reboot exit` only a reboot may say 133.
+        (GuestEnd::Crashed(s), OnReboot::Exit) if 128 + s == code::REBOOT => Verdict::Exit(1),
         (GuestEnd::Exited(n), _) => Verdict::Exit(n),
         (GuestEnd::Crashed(s), _) => Verdict::Exit(128 + s),
     }
@@ -165,5 +167,13 @@ mod tests {
         assert_eq!(machine_verdict(GuestEnd::Reboot, restart, Some(SIGINT)), Reboot);
         assert_eq!(machine_verdict(GuestEnd::Reboot, restart, Some(15)), PowerOff);
         assert_eq!(machine_verdict(GuestEnd::Crashed(9), None, Some(30)), PowerOff);
+    }
+
+    #[test]
+    fn only_a_reboot_exits_133_under_on_reboot_exit() {
+        let trap = GuestEnd::Crashed(5);
+        assert_eq!(container_verdict(trap, OnReboot::Exit), Verdict::Exit(1));
+        assert_eq!(container_verdict(trap, OnReboot::Restart), Verdict::Exit(133));
+        assert_eq!(container_verdict(GuestEnd::Reboot, OnReboot::Exit), Verdict::Exit(133));
     }
 }
