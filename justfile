@@ -15,3 +15,7 @@ bench:
 # Static build for another architecture: just cross aarch64
 cross arch="aarch64":
     bash linker/cross {{arch}}
+
+# Coverage-guided fuzzing of the pure core (nightly, cargo-fuzz): every target for RUNS executions.
+fuzz runs="10000000":
+    bash fuzz/run full {{runs}}
