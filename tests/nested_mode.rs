@@ -1230,11 +1230,10 @@ fn mount_target_of_the_wrong_type_is_refused() {
 // ---------------------------------------------------------------------------------------------
 // Signals while the guest is being set up
 
-/// The boot process of a container with 3000 mounts to carry (a second or so), frozen with
-/// SIGSTOP as soon as it appears: a setup that hangs (a mount on a dead NFS server, say).
-fn frozen_boot(fs: &Rootfs, guest_sh: &str) -> (Container, u32) {
-    let mut c =
-        Ctr::new(fs).opts(&["--many", "3000"]).init(&["--", "/bin/sh", "-c", guest_sh]).start();
+/// The host PID of the container's boot process (named `nestinit-boot` until the guest's
+/// exec), frozen with SIGSTOP as soon as it appears: a setup that hangs (a mount on a dead NFS
+/// server, say). The container has 3000 mounts to carry, a second or so of setup.
+fn freeze_boot(c: &mut Container) -> u32 {
     let init = c.pid();
     let mut boot = None;
     wait_until("the boot process", FILE_TIMEOUT, || {
@@ -1245,7 +1244,7 @@ fn frozen_boot(fs: &Rootfs, guest_sh: &str) -> (Container, u32) {
     });
     let boot = boot.unwrap();
     kill(boot, 19); // SIGSTOP
-    (c, boot)
+    boot
 }
 
 /// A stop request while the setup hangs ends it at once: the boot process is killed and the
@@ -1254,7 +1253,9 @@ fn frozen_boot(fs: &Rootfs, guest_sh: &str) -> (Container, u32) {
 fn stop_request_during_a_hung_setup_ends_it() {
     let _heavy = heavy_lock();
     let fs = Rootfs::busybox();
-    let (mut c, _boot) = frozen_boot(&fs, "exit 0");
+    let mut c =
+        Ctr::new(&fs).opts(&["--many", "3000"]).init(&["--", "/bin/sh", "-c", "exit 0"]).start();
+    freeze_boot(&mut c);
     std::thread::sleep(Duration::from_millis(100));
     c.mark();
     c.signal(SIGTERM);
@@ -1283,15 +1284,7 @@ fn signals_during_setup_stay_pending_then_go_to_the_guest() {
         .init(&["--", "/bin/sh", "-c", "sleep 0.5; exit 0"])
         .start();
     let init = c.pid();
-    let mut boot = None;
-    wait_until("the boot process", FILE_TIMEOUT, || {
-        boot = descendants(init).into_iter().find(|&p| {
-            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|n| n == "nestinit-boot\n")
-        });
-        boot.is_some()
-    });
-    let boot = boot.unwrap();
-    kill(boot, 19); // SIGSTOP
+    let boot = freeze_boot(&mut c);
     c.signal(SIGUSR1);
     wait_until("SIGUSR1 pending for nestinit", FILE_TIMEOUT, || {
         status_mask(init, "ShdPnd").is_some_and(|m| m & bit(SIGUSR1) != 0)
