@@ -24,18 +24,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
+#[path = "e2e/guest.rs"]
+mod guest;
 #[path = "e2e/host.rs"]
 mod host;
 #[path = "e2e/runtimes.rs"]
 mod runtimes;
 
-use common::{heavy_lock, nestinit};
+use common::heavy_lock;
+use guest::*;
 use host::{CgroupTrees, HostState, MachineLock};
 use runtimes::{ctr_guest, KubeGuest, PodmanGuest};
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -50,26 +51,6 @@ const POD_HOST_PATH: &str = "/srv/guests/debian";
 /// The guest's command line in the test container and under podman. No getty on the console
 /// (DESIGN.md: `systemd.getty_auto=0` when there is a terminal).
 const GUEST: [&str; 2] = ["/sbin/init", "systemd.getty_auto=0"];
-
-/// Boot to `running`, a power-off to the container's end: generous for a loaded 2-core CI.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
-const END_TIMEOUT: Duration = Duration::from_secs(60);
-/// What one command (an exec, a podman call) may take before `timeout` ends it.
-const COMMAND_TIMEOUT: &str = "120";
-
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn script(name: &str) -> PathBuf {
-    manifest_dir().join("tests/e2e").join(name)
-}
-
-/// The cargo target dir, found from the binary under test (`target/release/nestinit`).
-fn target_dir() -> PathBuf {
-    let exe = nestinit();
-    exe.parent().and_then(Path::parent).map_or_else(|| PathBuf::from("target"), Path::to_path_buf)
-}
 
 // ---------------------------------------------------------------------------------------------
 // Set-up: packages and the cached rootfs
@@ -97,31 +78,8 @@ fn setup() -> &'static Setup {
     }
 }
 
-fn run_script(name: &str, args: &[&OsStr]) -> Result<(), String> {
-    let out = Command::new("bash")
-        .arg(script(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("running {name}: {e}"))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "{name} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    ))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Small helpers
-
-/// `s` quoted for sh.
-fn sh_quote(s: &OsStr) -> String {
-    format!("'{}'", String::from_utf8_lossy(s.as_bytes()).replace('\'', "'\\''"))
-}
 
 /// Text without ANSI escape sequences and carriage returns (the console is a terminal).
 fn plain(text: &str) -> String {
@@ -146,40 +104,6 @@ fn plain(text: &str) -> String {
     out
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// `timeout -k 5 SECS CMD`: no command of a test can hang it.
-fn timed(cmd: &str) -> Command {
-    let mut c = Command::new("timeout");
-    c.args(["-k", "5", COMMAND_TIMEOUT, cmd]);
-    c.stdin(Stdio::null());
-    c
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
-}
-
-/// SIGKILLs `pids`, ignoring those already gone.
-fn kill_pids(pids: &[u32]) {
-    if pids.is_empty() {
-        return;
-    }
-    let _ = Command::new("kill")
-        .arg("-9")
-        .args(pids.iter().map(u32::to_string))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
 /// Runs `body` under the e2e locks with the set-up done, then checks the host. The body's
 /// guards (containers, cgroups, storage) are dropped before the check.
 fn e2e(body: impl FnOnce(&Setup)) {
@@ -194,101 +118,6 @@ fn e2e(body: impl FnOnce(&Setup)) {
 
 // ---------------------------------------------------------------------------------------------
 // A guest in one of the environments
-
-trait Guest {
-    /// `/init ARGS` in the container (`exec ...`, `status`), as `docker exec` would run it.
-    fn init(&mut self, args: &[&str]) -> Output;
-    /// Asks the container to stop: SIGTERM to its PID 1, or `podman stop`.
-    fn stop(&mut self);
-    fn is_running(&mut self) -> bool;
-    /// Waits for the container's end and returns its exit status.
-    fn wait_end(&mut self, timeout: Duration) -> i32;
-    /// nestinit's lines, plain.
-    fn nestinit_log(&mut self) -> String;
-    /// The console (systemd's status lines), plain.
-    fn console(&mut self) -> String;
-    fn name(&self) -> &'static str;
-
-    /// `/init exec ARGS`.
-    fn exec(&mut self, args: &[&str]) -> Output {
-        let mut v = vec!["exec"];
-        v.extend_from_slice(args);
-        self.init(&v)
-    }
-
-    /// Everything worth printing when a check fails.
-    fn dump(&mut self) -> String {
-        format!("nestinit:\n{}\nconsole:\n{}", self.nestinit_log(), self.console())
-    }
-}
-
-/// Waits until `systemctl is-system-running --wait` says `running` and returns the time it
-/// took; `degraded` (or any other final state) fails the test with the failed units.
-fn wait_running(g: &mut dyn Guest) -> Duration {
-    let started = Instant::now();
-    loop {
-        let out = g.exec(&["systemctl", "is-system-running", "--wait"]);
-        let state = text(&out.stdout).trim().to_string();
-        match state.as_str() {
-            "running" => return started.elapsed(),
-            "degraded" | "maintenance" | "stopping" => {
-                let failed = g.exec(&["systemctl", "--no-pager", "--full", "--failed"]);
-                let status =
-                    g.exec(&["systemctl", "--no-pager", "--full", "status", "--state=failed"]);
-                panic!(
-                    "{}: the guest is {state}, not running. Failed units:\n{}\n{}\n{}",
-                    g.name(),
-                    text(&failed.stdout),
-                    text(&status.stdout),
-                    g.dump()
-                );
-            }
-            // Not up yet: no guest, no bus, no answer.
-            _ => {}
-        }
-        assert!(
-            g.is_running(),
-            "{}: the container ended before the guest ran; last answer: {}\n{}",
-            g.name(),
-            describe(&out),
-            g.dump()
-        );
-        assert!(
-            started.elapsed() < BOOT_TIMEOUT,
-            "{}: not running after {BOOT_TIMEOUT:?}; last answer: {}\n{}",
-            g.name(),
-            describe(&out),
-            g.dump()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn boot_id(g: &mut dyn Guest) -> Option<String> {
-    let out = g.exec(&["cat", "/proc/sys/kernel/random/boot_id"]);
-    let id = text(&out.stdout).trim().to_string();
-    (out.status.success() && id.len() == 36).then_some(id)
-}
-
-fn assert_end(g: &mut dyn Guest, code: i32, expect_line: &str) {
-    let got = g.wait_end(END_TIMEOUT);
-    let log = g.nestinit_log();
-    assert_eq!(got, code, "{}: the container's exit status\n{}", g.name(), g.dump());
-    assert!(
-        log.contains(expect_line),
-        "{}: nestinit should log {expect_line:?}\n{}",
-        g.name(),
-        g.dump()
-    );
-}
-
-fn check_status(g: &mut dyn Guest) {
-    let out = g.init(&["status"]);
-    assert_eq!(out.status.code(), Some(0), "{}: /init status: {}", g.name(), describe(&out));
-    let s = text(&out.stdout);
-    assert!(s.contains("systemd-like yes"), "{}: /init status: {s}", g.name());
-    assert!(s.contains("command /sbin/init"), "{}: /init status: {s}", g.name());
-}
 
 /// Boots to running, checks `/init status`, then `systemctl VERB` (poweroff or halt) ends the
 /// container with 0.
