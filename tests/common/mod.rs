@@ -69,6 +69,9 @@ fn build_helper(name: &str) -> Result<PathBuf, String> {
     let out = dir.join(name);
     let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let src_time = mtime(&src).ok_or_else(|| format!("cannot read {}", src.display()))?;
+    // The helpers' shared header counts as source too.
+    let header = src.with_file_name("seccomp.h");
+    let src_time = mtime(&header).map_or(src_time, |h| h.max(src_time));
     if mtime(&out).is_some_and(|t| t >= src_time) {
         return Ok(out);
     }

@@ -78,25 +78,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "seccomp.h"
+
 #define FAIL 120
 
 #ifndef __NR_clone3
 #define __NR_clone3 435
 #endif
 
-#if defined(__x86_64__)
-#define ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define ARCH AUDIT_ARCH_AARCH64
-#elif defined(__riscv) && __riscv_xlen == 64
-#define ARCH AUDIT_ARCH_RISCV64
-#elif defined(__arm__)
-#define ARCH AUDIT_ARCH_ARM
-#elif defined(__i386__)
-#define ARCH AUDIT_ARCH_I386
-#else
-#error "ctr: add this architecture's AUDIT_ARCH"
-#endif
 
 static void die(const char *what, const char *subject)
 {
@@ -269,78 +258,14 @@ static void add(int kind, const char *arg, int split)
     nactions++;
 }
 
-#define MAX_RULES 8
 static struct {
     const char *init, *volume, *root_at, *scratch, *pidfile;
     const char *cgroup, *cgroup2;
     int ro_root, many, cgroup_tmpfs, devpts, ro_proc_sys, mask_proc, cgroupns, leak;
-    int nrules, rule_nr[MAX_RULES], rule_errno[MAX_RULES];
     long stack_kib;
     const char *proc_opts;
     int ro_proc;
 } opt = { .root_at = "/data00" };
-
-static const struct {
-    const char *name;
-    int nr;
-} calls[] = {
-    { "clone3", __NR_clone3 },         { "pivot_root", SYS_pivot_root },
-    { "mount", SYS_mount },            { "umount2", SYS_umount2 },
-    { "move_mount", 429 },             { "open_tree", 428 },
-    { "fsopen", 430 },                 { "close_range", 436 },
-    { "pidfd_open", 434 },
-};
-
-/* "CALL:ERRNO" into the rule list. */
-static void add_rule(const char *rule)
-{
-    const char *colon = strchr(rule, ':');
-    int nr = -1, err = 0;
-    for (size_t i = 0; colon && i < sizeof calls / sizeof *calls; i++)
-        if (strlen(calls[i].name) == (size_t)(colon - rule) &&
-            !strncmp(rule, calls[i].name, (size_t)(colon - rule)))
-            nr = calls[i].nr;
-    if (colon && !strcmp(colon + 1, "ENOSYS"))
-        err = ENOSYS;
-    else if (colon && !strcmp(colon + 1, "EPERM"))
-        err = EPERM;
-    else if (colon && !strcmp(colon + 1, "EACCES"))
-        err = EACCES;
-    else if (colon && !strcmp(colon + 1, "KILL"))
-        err = -1;
-    if (nr < 0 || !err || opt.nrules == MAX_RULES)
-        usage("--seccomp CALL:ENOSYS|EPERM|EACCES|KILL (clone3, pivot_root, mount, umount2, "
-              "move_mount, open_tree, fsopen; 8 at most)");
-    opt.rule_nr[opt.nrules] = nr;
-    opt.rule_errno[opt.nrules++] = err;
-}
-
-/* One "deny CALL with ERRNO" rule: two instructions each, then allow. */
-static void install_seccomp(void)
-{
-    struct sock_filter filter[4 + 2 * MAX_RULES];
-    int n = 0;
-    filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-                                               offsetof(struct seccomp_data, arch));
-    filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH, 1, 0);
-    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-    filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-                                               offsetof(struct seccomp_data, nr));
-    for (int i = 0; i < opt.nrules; i++) {
-        filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                                   (unsigned)opt.rule_nr[i], 0, 1);
-        filter[n++] = (struct sock_filter)BPF_STMT(
-            BPF_RET | BPF_K, opt.rule_errno[i] < 0
-                                 ? SECCOMP_RET_KILL_PROCESS
-                                 : SECCOMP_RET_ERRNO | (opt.rule_errno[i] & SECCOMP_RET_DATA));
-    }
-    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-    struct sock_fprog prog = { .len = (unsigned short)n, .filter = filter };
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        die("prctl", "PR_SET_NO_NEW_PRIVS");
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
-        die("prctl", "PR_SET_SECCOMP");
-}
 
 /* Builds the container on the scratch directory, pivots into it and execs /init. */
 static void child(char **cmd)
@@ -499,8 +424,8 @@ static void child(char **cmd)
         if (setrlimit(RLIMIT_STACK, &lim) != 0)
             die("setrlimit", "RLIMIT_STACK");
     }
-    if (opt.nrules)
-        install_seccomp();
+    if (seccomp_nrules && seccomp_install() != 0)
+        die("prctl", "seccomp");
 
     execv("/init", cmd);
     int e = errno;
@@ -574,7 +499,8 @@ int main(int argc, char **argv)
             VAL();
             char rule[64];
             snprintf(rule, sizeof rule, "%s%s", o[9] == '-' ? "clone3:" : "", v);
-            add_rule(rule);
+            if (!seccomp_rule(rule))
+                usage("--seccomp CALL:ENOSYS|EPERM|EACCES|KILL (" SECCOMP_CALLS "; 8 at most)");
         } else if (!strcmp(o, "--ro-root")) {
             opt.ro_root = 1;
         } else if (!strcmp(o, "--cgroup-tmpfs")) {

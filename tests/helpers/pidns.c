@@ -30,22 +30,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if defined(__x86_64__)
-#define ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define ARCH AUDIT_ARCH_AARCH64
-#elif defined(__riscv) && __riscv_xlen == 64
-#define ARCH AUDIT_ARCH_RISCV64
-#elif defined(__arm__)
-#define ARCH AUDIT_ARCH_ARM
-#elif defined(__i386__)
-#define ARCH AUDIT_ARCH_I386
-#else
-#error "pidns: add this architecture's AUDIT_ARCH"
-#endif
+#include "seccomp.h"
+
 
 #define USAGE "usage: pidns [--pidfile FILE] [--seccomp CALL:ERRNO]... [--] CMD ARGS...\n"
-#define MAX_RULES 8
 
 static void die(const char *what)
 {
@@ -53,68 +41,6 @@ static void die(const char *what)
     exit(125);
 }
 
-static const struct {
-    const char *name;
-    int nr;
-} calls[] = {
-    { "rt_sigtimedwait", SYS_rt_sigtimedwait },
-    { "reboot", SYS_reboot },
-};
-
-static int nrules, rule_nr[MAX_RULES], rule_errno[MAX_RULES];
-
-/* "CALL:ERRNO" into the rule list; ERRNO -1 is KILL. */
-static void add_rule(const char *rule)
-{
-    const char *colon = strchr(rule, ':');
-    int nr = -1, err = 0;
-    for (size_t i = 0; colon && i < sizeof calls / sizeof *calls; i++)
-        if (strlen(calls[i].name) == (size_t)(colon - rule) &&
-            !strncmp(rule, calls[i].name, (size_t)(colon - rule)))
-            nr = calls[i].nr;
-    if (colon && !strcmp(colon + 1, "ENOSYS"))
-        err = ENOSYS;
-    else if (colon && !strcmp(colon + 1, "EPERM"))
-        err = EPERM;
-    else if (colon && !strcmp(colon + 1, "EACCES"))
-        err = EACCES;
-    else if (colon && !strcmp(colon + 1, "KILL"))
-        err = -1;
-    if (nr < 0 || !err || nrules == MAX_RULES) {
-        fprintf(stderr, "pidns: --seccomp CALL:ENOSYS|EPERM|EACCES|KILL (rt_sigtimedwait, "
-                        "reboot; 8 at most)\n");
-        exit(125);
-    }
-    rule_nr[nrules] = nr;
-    rule_errno[nrules++] = err;
-}
-
-/* One "deny CALL with ERRNO" rule: two instructions each, then allow. */
-static void install_seccomp(void)
-{
-    struct sock_filter filter[4 + 2 * MAX_RULES];
-    int n = 0;
-    filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-                                               offsetof(struct seccomp_data, arch));
-    filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH, 1, 0);
-    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-    filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-                                               offsetof(struct seccomp_data, nr));
-    for (int i = 0; i < nrules; i++) {
-        filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                                   (unsigned)rule_nr[i], 0, 1);
-        filter[n++] = (struct sock_filter)BPF_STMT(
-            BPF_RET | BPF_K, rule_errno[i] < 0
-                                 ? SECCOMP_RET_KILL_PROCESS
-                                 : SECCOMP_RET_ERRNO | (rule_errno[i] & SECCOMP_RET_DATA));
-    }
-    filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-    struct sock_fprog prog = { .len = (unsigned short)n, .filter = filter };
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        die("prctl PR_SET_NO_NEW_PRIVS");
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
-        die("prctl PR_SET_SECCOMP");
-}
 
 static void write_pidfile(const char *path, pid_t pid)
 {
@@ -135,7 +61,11 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--pidfile") && i + 1 < argc) {
             pidfile = argv[++i];
         } else if (!strcmp(argv[i], "--seccomp") && i + 1 < argc) {
-            add_rule(argv[++i]);
+            if (!seccomp_rule(argv[++i])) {
+                fprintf(stderr, "pidns: --seccomp CALL:ENOSYS|EPERM|EACCES|KILL (" SECCOMP_CALLS
+                                "; 8 at most)\n");
+                exit(125);
+            }
         } else if (!strcmp(argv[i], "--")) {
             i++;
             break;
@@ -172,8 +102,8 @@ int main(int argc, char **argv)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
             die("mount /proc");
-        if (nrules)
-            install_seccomp();
+        if (seccomp_nrules && seccomp_install() != 0)
+            die("seccomp");
         execvp(cmd[0], cmd);
         fprintf(stderr, "pidns: exec %s: %s\n", cmd[0], strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);
