@@ -235,7 +235,8 @@ fn reboot(g: &mut dyn Guest) -> (Duration, Duration) {
     assert!(g.is_running(), "{}: the container ended after the reboot", g.name());
     let log = g.nestinit_log();
     assert!(
-        log.contains("guest rebooted: booting it again") && log.contains("boot 2)"),
+        // Not "boot 2)": systemd's console flush as it starts can discard that line.
+        log.contains("guest rebooted: booting it again"),
         "{}: nestinit logged no second boot: {log}",
         g.name()
     );
