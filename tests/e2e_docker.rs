@@ -233,13 +233,12 @@ fn reboot(g: &mut dyn Guest) -> (Duration, Duration) {
     wait_running(g);
     let rebooted = asked.elapsed();
     assert!(g.is_running(), "{}: the container ended after the reboot", g.name());
-    let log = g.nestinit_log();
-    assert!(
-        // Not "boot 2)": systemd's console flush as it starts can discard that line.
-        log.contains("guest rebooted: booting it again"),
-        "{}: nestinit logged no second boot: {log}",
-        g.name()
-    );
+    // nestinit's lines around the reboot are not asserted: the new systemd flushes the
+    // console as it starts (TCFLSH), which can discard them before the runtime has read them
+    // on a loaded machine. The new boot id in the same running container is the proof.
+    if !g.nestinit_log().contains("guest rebooted: booting it again") {
+        eprintln!("e2e-docker: {}: the reboot's lines were flushed from the console", g.name());
+    }
     assert_ne!(first, second);
     (new_boot, rebooted)
 }

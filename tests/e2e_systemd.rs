@@ -165,10 +165,12 @@ fn scenario_reboot(g: &mut dyn Guest) {
     let rebooted = asked.elapsed();
     assert!(g.is_running());
     let log = g.nestinit_log();
-    // Not "guest started (..., boot 2)": systemd flushes the console (TCFLSH) as it starts,
-    // which now and then discards that line before the runtime has read it. The new boot id
-    // is the proof of the second boot.
-    assert!(log.contains("guest rebooted: booting it again"), "{}: {log}", g.name());
+    // nestinit's lines around the reboot are not asserted: the new systemd flushes the
+    // console as it starts (TCFLSH), which can discard them before the runtime has read them
+    // on a loaded machine. The new boot id in the same running container is the proof.
+    if !log.contains("guest rebooted: booting it again") {
+        eprintln!("e2e: {}: the reboot's lines were flushed from the console", g.name());
+    }
     assert_ne!(first, second);
     let _ = g.exec(&["systemctl", "poweroff"]);
     assert_end(g, 0, "guest powered off or halted: exiting with status 0");
