@@ -62,7 +62,7 @@ fn expand(body: &[u8], count: u8, max: usize) -> Vec<u8> {
 }
 
 /// Chunk lengths from a seed: 1..=max, xorshift; `max == 0` is one chunk.
-pub fn chunks<'t>(text: &'t [u8], seed: u8, max: u8) -> impl Iterator<Item = &'t [u8]> {
+pub fn chunks(text: &[u8], seed: u8, max: u8) -> impl Iterator<Item = &[u8]> {
     let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(seed) ^ (u64::from(max) << 8);
     let mut rest = text;
     std::iter::from_fn(move || {
@@ -224,12 +224,4 @@ pub fn with_tables<R>(f: impl FnOnce(&mut Table, &mut Table) -> R) -> R {
         let (a, b) = &mut *t;
         f(a, b)
     })
-}
-
-/// A finding already reported and not fixed yet: `FUZZ_KNOWN=id[,id...]` steps over it, so a
-/// long run can go on looking for others. Unset, every check holds.
-pub fn known(id: &str) -> bool {
-    static KNOWN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let list = KNOWN.get_or_init(|| std::env::var("FUZZ_KNOWN").unwrap_or_default());
-    list.split(',').any(|k| k == id)
 }

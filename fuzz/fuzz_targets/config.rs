@@ -12,9 +12,6 @@ use nestinit::config::{
 };
 use std::ffi::{CStr, CString};
 
-#[path = "common.rs"]
-mod common;
-
 const FLAGS: [&CStr; 6] =
     [c"--mode", c"--root", c"--stop-signal", c"--stop-timeout", c"--on-reboot", c"--drop-caps"];
 const VARS: [&str; 10] = [
@@ -98,7 +95,7 @@ fn check_config(cfg: &Config<'_>, argc: usize) {
     }
     assert!(cfg.cmd == usize::MAX || (1..=argc).contains(&cfg.cmd), "cmd {} of {argc}", cfg.cmd);
     for n in [0, 1, argc, argc + 1, usize::MAX] {
-        let want = if cfg.cmd >= n { 0 } else { n - cfg.cmd };
+        let want = n.saturating_sub(cfg.cmd);
         assert_eq!(cmd_len(cfg, n), want);
     }
 }

@@ -12,9 +12,6 @@ use nestinit::exit::{
 };
 use nestinit::signals::{SIGHUP, SIGINT};
 
-#[path = "common.rs"]
-mod common;
-
 #[derive(Arbitrary, Debug)]
 struct Input {
     status: i32,

@@ -116,12 +116,15 @@ fn check_normalize(root: &[u8], buf: &mut [u8; PATH_MAX], small: usize) -> Optio
     Some(got)
 }
 
+/// `proc_options`: read-only, and the kept (key, value) pairs.
+type ProcOptions = (bool, Vec<(Vec<u8>, Vec<u8>)>);
+
 #[derive(PartialEq)]
 struct Plan {
     classes: Vec<Result<(), Skip>>,
     moved: Vec<u16>,
     masks: Result<Vec<(u16, Mask)>, ()>,
-    proc: (bool, Vec<(Vec<u8>, Vec<u8>)>),
+    proc: ProcOptions,
 }
 
 /// The kernel spells every mount point one way: absolute, no `//`, `.`, `..` or trailing `/`.
@@ -238,7 +241,7 @@ fn check_masks(t: &Table, comps: &[Vec<&[u8]>], kernel: bool, got: &Result<Vec<(
 }
 
 /// The container's /proc: read-only or not, and its `hidepid=`, `subset=` and `gid=` options.
-fn check_proc_options(t: &Table, (read_only, kept): &(bool, Vec<(Vec<u8>, Vec<u8>)>)) {
+fn check_proc_options(t: &Table, (read_only, kept): &ProcOptions) {
     let proc = t.find(b"/proc").filter(|&i| t.fstype(i) == b"proc");
     let want_ro = proc.and_then(|i| t.mount(i)).is_some_and(|m| m.read_only);
     assert_eq!(*read_only, want_ro, "proc_options: read-only");
