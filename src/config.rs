@@ -43,6 +43,10 @@ pub struct Config<'a> {
     pub verbosity: u8,
     /// `None`: detect whether nestinit is PID 1 of the initial PID namespace.
     pub machine: Option<bool>,
+    /// `status --ready`: exit 0 only when the guest is ready.
+    pub ready: bool,
+    /// `exec --wait[=SECS]`: wait this long at most for the guest to be ready first.
+    pub wait: Option<u32>,
     /// Index in argv of the first word of CMD (argv's length when there is none).
     pub cmd: usize,
 }
@@ -73,6 +77,9 @@ const MODES: &str = "nested, child or chroot";
 const ON_REBOOT: &str = "restart or exit";
 const SIGNAL: &str = "a signal such as TERM, 15 or RTMIN+3, or auto";
 const TIMEOUT: &str = "whole seconds from 0 to 86400";
+/// How long `exec --wait` waits for readiness by default: systemd's own default start
+/// timeout (DefaultTimeoutStartSec=, systemd-system.conf(5)).
+pub const DEFAULT_WAIT: u32 = 90;
 const CAPLIST: &str = "capabilities such as cap_sys_admin,cap_net_raw";
 const VERBOSITY: &str = "0, 1, 2 or 3";
 const BOOL: &str = "0 or 1";
@@ -217,6 +224,8 @@ where
         no_new_privs: false,
         verbosity: 1,
         machine: None,
+        ready: false,
+        wait: None,
         cmd: usize::MAX,
     };
     for (var, &opt) in text::words(VARS).zip(OPTS.iter()) {
@@ -266,6 +275,24 @@ where
             let Some(value) = value else { return Err(bad(name, b"", "a value")) };
             set(&mut cfg, opt, value, name)?;
             continue;
+        }
+        // The subcommands' own options: `status --ready`, `exec --wait[=SECS]`.
+        match (cfg.action, name) {
+            (Action::Status, b"--ready") if inline.is_none() => {
+                cfg.ready = true;
+                continue;
+            }
+            (Action::Exec | Action::GetShell, b"--wait") => {
+                let secs = inline.and_then(|start| a.get(start..));
+                let secs = secs.map(|v| signals::parse_int(v.strip_suffix(b"s").unwrap_or(v)));
+                cfg.wait = match secs {
+                    None => Some(DEFAULT_WAIT),
+                    Some(Some(n)) if n <= MAX_STOP_TIMEOUT as i32 => Some(n as u32),
+                    Some(_) => return Err(bad(name, a.get(7..).unwrap_or(b""), TIMEOUT)),
+                };
+                continue;
+            }
+            _ => {}
         }
         if inline.is_some() {
             return Err(bad(b"option", a, OPTION));
@@ -448,6 +475,22 @@ mod tests {
     }
 
     #[test]
+    fn exec_waits_for_readiness() {
+        let c = run(&["/init", "exec", "--wait", "systemctl", "is-system-running"], &[]).unwrap();
+        assert_eq!((c.action, c.wait, c.cmd), (Action::Exec, Some(DEFAULT_WAIT), 3));
+        let c = run(&["/init", "exec", "--wait=5", "true"], &[]).unwrap();
+        assert_eq!((c.wait, c.cmd), (Some(5), 3));
+        assert_eq!(run(&["/init", "exec", "--wait=30s", "true"], &[]).unwrap().wait, Some(30));
+        assert_eq!(run(&["/init", "getshell", "--wait"], &[]).unwrap().wait, Some(DEFAULT_WAIT));
+        assert_eq!(run(&["/init", "exec", "true"], &[]).unwrap().wait, None);
+        let e = run(&["/init", "exec", "--wait=soon", "true"], &[]).unwrap_err();
+        assert_eq!((e.what, e.value, e.accepted), (&b"--wait"[..], &b"soon"[..], TIMEOUT));
+        assert!(run(&["/init", "exec", "--wait=86401", "true"], &[]).is_err());
+        assert!(run(&["/init", "--wait", "/sbin/init"], &[]).is_err(), "--wait belongs to exec");
+        assert!(run(&["/init", "status", "--wait"], &[]).is_err());
+    }
+
+    #[test]
     fn subcommands() {
         let c = run(&["/init", "exec", "systemctl", "status"], &[]).unwrap();
         assert_eq!(c.action, Action::Exec);
@@ -460,6 +503,10 @@ mod tests {
         assert_eq!(c.action, Action::GetShell);
         assert_eq!(cmd_len(&c, 2), 0);
         assert_eq!(run(&["/init", "status"], &[]).unwrap().action, Action::Status);
+        let c = run(&["/init", "status", "--ready"], &[]).unwrap();
+        assert!(c.ready && c.action == Action::Status);
+        assert!(run(&["/init", "--ready"], &[]).is_err(), "--ready belongs to status");
+        assert!(run(&["/init", "exec", "--ready", "true"], &[]).is_err());
         assert_eq!(run(&["/init", "--help"], &[]).unwrap().action, Action::Help);
         assert_eq!(run(&["/init", "-V"], &[]).unwrap().action, Action::Version);
         // Only the first argument can be a subcommand: later it is the guest's command.

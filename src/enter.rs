@@ -16,6 +16,7 @@ use crate::supervise::{Event, Supervisor};
 use crate::sys;
 use nestinit::config::{Action, Config};
 use nestinit::exit::code;
+use nestinit::notify::State;
 use nestinit::procfs;
 use nestinit::text::{self, Arg, Line};
 use rustix::fd::{AsFd, OwnedFd};
@@ -139,22 +140,62 @@ fn no_guest() -> i32 {
 /// of `main`, which every mode touches.
 #[inline(never)]
 pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
+    if let Some(secs) = cfg.wait {
+        if let Err(c) = wait_ready(secs) {
+            return c;
+        }
+    }
     let guest = match find_guest() {
         Ok(Some(g)) => g,
         Ok(None) => return no_guest(),
         Err(c) => return c,
     };
     match cfg.action {
-        Action::Status => status(&guest),
+        Action::Status => status(&guest, cfg.ready),
         _ => enter(cfg, &guest, cmd, envp),
     }
 }
 
-/// `status`: PID, command, systemd-likeness and uptime of the guest.
-fn status(g: &Guest) -> i32 {
+/// The guest's state as PID 1 publishes it in its process name; `None` when PID 1 is not a
+/// nested-mode nestinit. A name is what any process of the container can read, with no
+/// socket to serve and nothing written to disk, and the guest can neither see nor change it.
+fn state() -> Option<State> {
+    let mut comm = [0u8; 32];
+    fsutil::read_file(c"/proc/1/comm", &mut comm).ok().and_then(State::from_comm)
+}
+
+/// `exec --wait`: waits at most `secs` for the guest to be ready, looking every 20 ms. No
+/// wait when PID 1 publishes no state.
+fn wait_ready(secs: u32) -> Result<(), i32> {
+    let deadline = sys::monotonic_ns().saturating_add(u64::from(secs) * 1_000_000_000);
+    loop {
+        let now = state();
+        match now {
+            Some(State::Ready) | None => return Ok(()),
+            Some(s) if sys::monotonic_ns() >= deadline => {
+                log::say(
+                    log::ERROR,
+                    "exec --wait: the guest is still % after % s: see /init status",
+                    &[Arg::Str(s.word().as_bytes()), Arg::Num(i64::from(secs))],
+                );
+                return Err(code::NO_GUEST);
+            }
+            Some(_) => crate::supervise::pause(20_000_000),
+        }
+    }
+}
+
+/// `status`: PID, state, command, systemd-likeness and uptime of the guest. With `ready`,
+/// exits 1 unless the guest is ready.
+fn status(g: &Guest, ready: bool) -> i32 {
     let mut buf = [0u8; 1024];
     let mut out = Line::new(&mut buf);
-    out.fmt("guest pid %\ncommand ", &[Arg::Num(i64::from(g.pid))]);
+    let state = state();
+    out.fmt("guest pid %\n", &[Arg::Num(i64::from(g.pid))]);
+    if let Some(s) = state {
+        out.fmt("state %\n", &[Arg::Str(s.word().as_bytes())]);
+    }
+    out.push(b"command ");
     let mut cmdline = [0u8; 512];
     match fsutil::read_proc(g.pid, "cmdline", &mut cmdline) {
         Some(c) => {
@@ -184,7 +225,7 @@ fn status(g: &Guest) -> i32 {
         &[Arg::Str(if systemd { b"yes" } else { b"no" }), Arg::Num(secs as i64)],
     );
     log::write_all(log::stdio(1), out.as_bytes());
-    0
+    i32::from(ready && !matches!(state, Some(State::Ready) | None))
 }
 
 /// `exec` and `getshell`: join the guest's namespaces, fork (a PID namespace applies only to

@@ -105,6 +105,14 @@ pub fn enter_root(table: &Table, root: &CStr, how: Carry) -> Step<Option<Entered
         })?;
     }
     let rootfd = open_root(root)?;
+    if how == Carry::Move {
+        let mut run = [0u8; PATH_MAX];
+        let run = crate::fsutil::path(&mut run, "%/run", &[Arg::Str(bytes)]);
+        // One of the volume's own, or the container's, carried there next.
+        let mounted = run.map_or(true, |run| table.find(run.to_bytes()).is_some())
+            || table.find(b"/run").is_some();
+        crate::host::mount_run(rootfd.as_fd(), mounted)?;
+    }
     carry_mounts(table, bytes, rootfd.as_fd(), how)?;
     let proc_dir = open_target(rootfd.as_fd(), b"/proc", true)?.ok_or(Failed(code::SETUP))?;
     if how == Carry::Bind {
@@ -256,7 +264,7 @@ fn open_target(rootfd: BorrowedFd<'_>, path: &[u8], dir: bool) -> Step<Option<Ow
 
 /// One component, `O_PATH | O_NOFOLLOW`; a symlink (which that combination opens rather than
 /// follows) is `ELOOP`.
-fn open_nofollow(parent: BorrowedFd<'_>, name: &CStr) -> Result<OwnedFd, Errno> {
+pub fn open_nofollow(parent: BorrowedFd<'_>, name: &CStr) -> Result<OwnedFd, Errno> {
     let fd = rustix::fs::openat(
         parent,
         name,
@@ -568,7 +576,7 @@ pub fn drop_caps(mask: u64) -> Step {
 }
 
 /// The last steps before exec, shared by every way of starting a guest or a command: its
-/// environment ([`Env`]; `uuid` for a guest), dropping the capabilities in `drop`,
+/// environment ([`Env`]; `guest` holds a guest's own variables), dropping the capabilities in `drop`,
 /// no_new_privs, a process group in the terminal's foreground, the inherited signal state,
 /// then exec with a PATH search. Returns only on failure, with the exit code. Out of line: the
 /// environment vector (8 KiB) must live on the stack of the process that execs, only.
@@ -578,10 +586,10 @@ pub fn exec_guest(
     drop: u64,
     cmd: Vector,
     envp: Vector,
-    uuid: Option<&CStr>,
+    guest: Option<&[&CStr]>,
     inherited: &Inherited,
 ) -> i32 {
-    let env = match Env::build(envp, uuid) {
+    let env = match Env::build(envp, guest) {
         Ok(env) => env,
         Err(c) => return c,
     };

@@ -8,6 +8,7 @@ pub mod config;
 pub mod errno;
 pub mod exit;
 pub mod mountinfo;
+pub mod notify;
 pub mod plan;
 pub mod procfs;
 pub mod signals;

@@ -10,6 +10,7 @@ mod child;
 mod enter;
 mod fsutil;
 mod guest;
+mod host;
 mod log;
 mod machine;
 mod nested;
@@ -25,9 +26,10 @@ use rt::Vector;
 
 const USAGE: &str = "\
 Usage: /init [OPTIONS] [--] [CMD [ARG...]]  boot CMD (default /sbin/init) as the guest
-       /init exec [OPTIONS] [--] CMD [ARG...]  run CMD in the running guest
-       /init getshell [SHELL]  login shell in the guest (bash, else sh)
-       /init status  describe the guest; exit 0 only if one runs
+       /init exec [--wait[=SECS]] [--] CMD [ARG...]  run CMD in the running guest, once
+           it is ready with --wait (at most SECS, default 90)
+       /init getshell [--wait[=SECS]] [SHELL]  login shell in the guest (bash, else sh)
+       /init status [--ready]  describe the guest; exit 0 only if one runs (and is ready)
        /init --help | --version
 Options [environment variable; the flag wins]:
   --mode nested|child|chroot [NESTINIT_MODE]  nested (default): guest in new mount, PID

@@ -22,6 +22,7 @@ use core::ffi::CStr;
 use nestinit::config::Config;
 use nestinit::exit::{self, code, GuestEnd, MachineAction, OnReboot, Verdict};
 use nestinit::mountinfo::Table;
+use nestinit::notify::{self, State, GUEST_SOCKET};
 use nestinit::plan;
 use nestinit::text::{Arg, Line};
 use rustix::fd::{AsFd, BorrowedFd};
@@ -41,9 +42,9 @@ fn command(cmd: Vector) -> Vector {
 
 /// The guest's `container_uuid=` variable in `buf` (see [`crate::spawn::Env`]): one id for the
 /// container's life, across guest reboots.
-fn uuid_var(buf: &mut [u8; 52]) -> &CStr {
+fn uuid_var<'b>(id: &[u8; 36], buf: &'b mut [u8; 52]) -> &'b CStr {
     let mut line = Line::new(buf);
-    line.fmt("container_uuid=%", &[Arg::Str(&guest::uuid())]);
+    line.fmt("container_uuid=%", &[Arg::Str(id)]);
     // 15 + 36 bytes and the NUL always fit.
     line.into_cstr().unwrap_or(c"container_uuid=")
 }
@@ -94,18 +95,28 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     }
     let split =
         if sup.is_pid1 && !sup.machine && cgroup::unified() { cgroup::split() } else { None };
+    let id = guest::uuid();
     let mut uuid = [0u8; 52];
-    let uuid = uuid_var(&mut uuid);
+    let uuid = uuid_var(&id, &mut uuid);
     let cmd = command(cmd);
+    sup.guest_init = true;
+    sup.outward = crate::host::Outward::from_env(envp);
     let mut boots: u32 = 0;
     loop {
         boots += 1;
+        sup.publish(State::Starting);
+        // This boot's notify socket; the previous one's goes with it.
+        sup.notify = crate::host::socket()
+            .map_err(|e| log::fail(e, "warning: notify socket: %: no readiness for this boot"))
+            .ok();
         let payload = split.as_ref().and_then(|s| {
             s.fresh_payload()
                 .map_err(|e| log::fail(e, "warning: cgroup2 payload: %: the guest shares ours"))
                 .ok()
         });
-        let guest = Guest { cfg, root, cmd, envp, inherited: &sup.inherited, uuid };
+        let notify = sup.notify.as_ref().map(AsFd::as_fd);
+        let guest =
+            Guest { cfg, root, cmd, envp, inherited: &sup.inherited, uuid, id: &id, notify };
         let pid = match launch(&guest, payload.as_ref(), sup.machine) {
             Ok(pid) => pid,
             Err(_) if sup.machine => {
@@ -126,10 +137,17 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         if boots == 1 {
             supervise::leave_cwd();
         }
+        // The boot process bound the socket in the guest, or the guest has none.
+        if sup.notify.as_ref().is_some_and(|s| !bound(s.as_fd())) {
+            sup.notify = None;
+        }
+        if sup.notify.is_none() || !announces_readiness(pid) {
+            sup.publish(State::Ready);
+        }
         let Event::Ended(ended) = sup.wait_main() else {
             continue;
         };
-        let end = exit::classify_guest(ended);
+        let end = notify::end(exit::classify_guest(ended), &sup.said);
         if sup.machine {
             let action = exit::machine_verdict(end, cfg.on_reboot, sup.requested);
             let then = match action {
@@ -161,6 +179,33 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     }
 }
 
+/// Whether the notify socket got an address (the boot process bound it in the guest).
+fn bound(sock: BorrowedFd<'_>) -> bool {
+    match rustix::net::getsockname(sock) {
+        Ok(addr) => {
+            addr.address_family() == rustix::net::AddressFamily::UNIX && {
+                rustix::net::SocketAddrUnix::try_from(addr).is_ok_and(|a| !a.is_unnamed())
+            }
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether the guest init `pid` announces its readiness (is systemd): see
+/// [`notify::announces_readiness`].
+fn announces_readiness(pid: i32) -> bool {
+    let mut path = [0u8; 48];
+    let mut exe = [0u8; 256];
+    let Ok(path) = crate::fsutil::path(&mut path, "/proc/%/exe", &[Arg::Num(i64::from(pid))])
+    else {
+        return false;
+    };
+    rustix::fs::readlinkat_raw(rustix::fs::CWD, path, &mut exe[..])
+        .ok()
+        .and_then(|n| exe.get(..n))
+        .is_some_and(notify::announces_readiness)
+}
+
 /// One lifecycle line: how the guest ended, then what happens next (`then` and its value).
 #[inline(never)]
 fn log_end(end: GuestEnd, then: &str, value: Arg<'_>) {
@@ -185,7 +230,11 @@ struct Guest<'a> {
     cmd: Vector,
     envp: Vector,
     inherited: &'a Inherited,
+    /// `container_uuid=` with [`Guest::id`].
     uuid: &'a CStr,
+    id: &'a [u8; 36],
+    /// The supervisor's end of the notify socket, for the boot process to bind in the guest.
+    notify: Option<BorrowedFd<'a>>,
 }
 
 /// Clones the guest into new mount and PID namespaces and waits until it has exec'd its init
@@ -361,7 +410,7 @@ unsafe fn table() -> &'static mut Table {
 /// there once nothing but the exec is left.
 #[inline(never)]
 fn boot(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>, said: BorrowedFd<'_>) -> i32 {
-    let Guest { cfg, root, cmd, envp, inherited, uuid } = *guest;
+    let Guest { cfg, root, cmd, envp, inherited, uuid, id, notify } = *guest;
     // SAFETY: the boot process, single-threaded, is the only user of the table.
     let table = unsafe { table() };
     let boot_id = guest::uuid();
@@ -369,7 +418,9 @@ fn boot(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>, said: Borrowed
     // directory is a way out of the root: CVE-2024-21626). Closed first, while /proc is the
     // container's: all that nestinit opens from here on is close-on-exec.
     let payload_fd = payload.map_or(-1, rustix::fd::AsRawFd::as_raw_fd);
-    if let Err(e) = sys::close_except(&[rustix::fd::AsRawFd::as_raw_fd(&said), payload_fd]) {
+    let notify_fd = notify.map_or(-1, |n| rustix::fd::AsRawFd::as_raw_fd(&n));
+    let keep = [rustix::fd::AsRawFd::as_raw_fd(&said), payload_fd, notify_fd];
+    if let Err(e) = sys::close_except(&keep) {
         log::fail(e, "close descriptors: %: not starting a guest that could inherit them");
         return code::SETUP;
     }
@@ -395,8 +446,9 @@ fn boot(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>, said: Borrowed
     if let Err(Failed(c)) = prepared {
         return c;
     }
+    let socket = if crate::host::provide(notify, id) { GUEST_SOCKET } else { c"NOTIFY_SOCKET=" };
     log::write_all(said, &[EXEC_NEXT]);
-    guest::exec_guest(cfg, cfg.drop_caps, cmd, envp, Some(uuid), inherited)
+    guest::exec_guest(cfg, cfg.drop_caps, cmd, envp, Some(&[uuid, socket]), inherited)
 }
 
 /// `--mode chroot`: bind the container's mounts into the root, bind `/proc`, chroot and exec
@@ -409,8 +461,9 @@ pub fn chroot(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         Ok(r) => r,
         Err(c) => return c,
     };
+    let id = guest::uuid();
     let mut uuid = [0u8; 52];
-    let uuid = uuid_var(&mut uuid);
+    let uuid = uuid_var(&id, &mut uuid);
     // Nothing is blocked or reset in this mode: the guest inherits our state unchanged.
     let mask = sys::sigprocmask(sys::How::Block, 0).unwrap_or(0);
     let inherited = Inherited { mask, chld_ignored: false };
@@ -423,5 +476,5 @@ pub fn chroot(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
             return c;
         }
     }
-    guest::exec_guest(cfg, cfg.drop_caps, command(cmd), envp, Some(uuid), &inherited)
+    guest::exec_guest(cfg, cfg.drop_caps, command(cmd), envp, Some(&[uuid]), &inherited)
 }

@@ -44,19 +44,20 @@ impl Inherited {
 pub const MAX_ENV: usize = 16384;
 
 /// A NULL-terminated environment vector for the command: the caller's, without `NESTINIT_*`
-/// and `INIT_DROP_CAP`. A guest also gets its `container_uuid=` (in place of any inherited
-/// one) and `container=docker` unless the runtime set `container` (after the root switch
-/// systemd cannot see `/.dockerenv`, DESIGN.md fact 9).
+/// and `INIT_DROP_CAP`. A guest also gets `container=docker` unless the runtime set
+/// `container` (after the root switch systemd cannot see `/.dockerenv`, DESIGN.md fact 9),
+/// and its own variables (`container_uuid=`, `NOTIFY_SOCKET=`) in place of inherited ones; a
+/// variable given with an empty value is removed instead.
 pub struct Env {
     /// NULL after the last entry: one more slot than entries.
     ptrs: [*const c_char; MAX_ENV + 1],
 }
 
 impl Env {
-    /// `uuid` is the guest's `container_uuid=` entry, `None` for a command that is no guest.
+    /// `guest`: the guest's own `NAME=value` entries, `None` for a command that is no guest.
     /// Fails with one logged line and the setup exit code when the vector is full.
-    pub fn build(envp: Vector, uuid: Option<&CStr>) -> Result<&'static Env, i32> {
-        Self::fill(envp, uuid).map_err(|_| {
+    pub fn build(envp: Vector, guest: Option<&[&CStr]>) -> Result<&'static Env, i32> {
+        Self::fill(envp, guest).map_err(|_| {
             log::say(
                 log::ERROR,
                 "environment: more than % variables: pass fewer",
@@ -66,7 +67,7 @@ impl Env {
         })
     }
 
-    fn fill(envp: Vector, uuid: Option<&CStr>) -> Result<&'static Env, ()> {
+    fn fill(envp: Vector, guest: Option<&[&CStr]>) -> Result<&'static Env, ()> {
         /// Zeroed static memory rather than 128 KiB of stack.
         static mut ENV: Env = Env { ptrs: [core::ptr::null(); MAX_ENV + 1] };
         // SAFETY: only the process about to exec the command builds it, once, single-threaded
@@ -78,19 +79,23 @@ impl Env {
         for e in envp.iter() {
             let b = e.to_bytes();
             container |= b.starts_with(b"container=");
-            if b.starts_with(b"NESTINIT_")
-                || b.starts_with(b"INIT_DROP_CAP=")
-                || (uuid.is_some() && b.starts_with(b"container_uuid="))
-            {
+            let replaced = guest.unwrap_or(&[]).iter().any(|v| {
+                let v = v.to_bytes();
+                let name = v.iter().position(|&c| c == b'=').and_then(|eq| v.get(..=eq));
+                name.is_some_and(|name| b.starts_with(name))
+            });
+            if b.starts_with(b"NESTINIT_") || b.starts_with(b"INIT_DROP_CAP=") || replaced {
                 continue;
             }
             *slots.next().ok_or(())? = e.as_ptr();
         }
-        if let Some(uuid) = uuid {
+        if let Some(vars) = guest {
             if !container {
                 *slots.next().ok_or(())? = c"container=docker".as_ptr();
             }
-            *slots.next().ok_or(())? = uuid.as_ptr();
+            for v in vars.iter().filter(|v| !v.to_bytes().ends_with(b"=")) {
+                *slots.next().ok_or(())? = v.as_ptr();
+            }
         }
         Ok(env)
     }

@@ -13,8 +13,10 @@ use crate::sys;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use nestinit::config::Config;
 use nestinit::exit::Ended;
+use nestinit::notify::{self, Said, State};
 use nestinit::signals::{self, SIGCHLD, SIGKILL, SIGTERM};
 use nestinit::text::Arg;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::process::{Pid, WaitOptions};
 
@@ -41,11 +43,30 @@ pub struct Supervisor {
     relay: bool,
     /// The signal state the command must get back ([`start`] captures it).
     pub inherited: crate::spawn::Inherited,
+    /// Nested mode: the main child is the init of its own PID namespace, which gets no signal
+    /// it neither blocks nor catches, so a stop request it cannot take yet is held. Its state
+    /// is published as our process name ([`State::comm`]).
+    pub guest_init: bool,
+    /// Our end of this boot's notify socket, bound in the guest (see `crate::host`).
+    pub notify: Option<OwnedFd>,
+    /// Where the guest's readiness is reported outward.
+    pub outward: Option<crate::host::Outward>,
+    /// What the guest init said in this boot.
+    pub said: Said,
+    state: Option<State>,
+    /// A stop request (its signal) the guest cannot take yet.
+    held: Option<i32>,
+    /// The last read of the notify socket stopped at its batch limit.
+    unread: bool,
+    /// Messages dropped in this boot (said once, then counted).
+    dropped: u32,
 }
 
 /// What woke the loop.
 enum Wake {
     Signal(i32),
+    /// The notify socket is readable (SIGIO raised by the kernel).
+    Notify,
     Deadline,
     Nothing,
 }
@@ -78,6 +99,30 @@ impl Supervisor {
         self.main = Some(pid);
         self.ended = None;
         self.childless = false;
+        self.said = Said::default();
+        self.held = None;
+        self.dropped = 0;
+        // The launch consumed the SIGIOs raised until now, the socket's among them.
+        self.unread = self.notify.is_some();
+    }
+
+    /// Publishes the guest's state (nested mode only): as our process name, which `status`
+    /// and `exec --wait` read from `/proc/1/comm`, and to the outward `NOTIFY_SOCKET`.
+    pub fn publish(&mut self, state: State) {
+        if !self.guest_init || self.state == Some(state) {
+            return;
+        }
+        self.state = Some(state);
+        if let Err(e) = rustix::thread::set_name(state.comm()) {
+            log::fail(e, "publish the guest's state: %: status will not see it");
+        }
+        if let Some(out) = &self.outward {
+            out.send(match state {
+                State::Starting => b"STATUS=guest starting",
+                State::Ready => b"READY=1\nSTATUS=guest ready",
+                State::Stopping => b"STOPPING=1\nSTATUS=guest stopping",
+            });
+        }
     }
 
     /// Waits, forwarding signals and reaping, until the main child ends (or, without one,
@@ -88,6 +133,14 @@ impl Supervisor {
             self.reap();
             if let Some(e) = self.ended.take() {
                 self.deadline = None;
+                // What the guest said just before it ended (`X_SYSTEMD_SHUTDOWN=`): SIGCHLD
+                // is dequeued before SIGIO, so it may not have been read yet.
+                for _ in 0..16 {
+                    self.read_notify();
+                    if !self.unread {
+                        break;
+                    }
+                }
                 return Event::Ended(e);
             }
             if self.main.is_none() && self.stopping {
@@ -128,7 +181,7 @@ impl Supervisor {
             let escalate = match self.next_signal(!self.is_pid1) {
                 Wake::Signal(s) => signals::is_stop_request(s, self.machine),
                 Wake::Deadline => true,
-                Wake::Nothing => false,
+                Wake::Notify | Wake::Nothing => false,
             };
             if escalate && sig != SIGKILL {
                 log::say(log::NOTICE, "remaining processes did not exit: sending SIGKILL", &[]);
@@ -157,7 +210,14 @@ impl Supervisor {
         match self.next_signal(false) {
             Wake::Signal(sig) => self.on_signal(sig),
             Wake::Deadline => self.on_deadline(),
+            Wake::Notify => self.unread = true,
             Wake::Nothing => {}
+        }
+        if self.unread {
+            self.read_notify();
+        }
+        if self.held.is_some() {
+            self.try_stop(false);
         }
     }
 
@@ -167,12 +227,30 @@ impl Supervisor {
     /// and meets its deadline without spinning.
     fn next_signal(&mut self, tick: bool) -> Wake {
         let left = self.deadline.map(|d| d.saturating_sub(now()));
-        let wait = if tick { Some(left.map_or(TICK_NS, |l| l.min(TICK_NS))) } else { left };
+        // Unread messages: no wait. A held stop: a look at the guest every HOLD_NS.
+        let tick = match (self.unread, self.held, tick) {
+            (true, _, _) => Some(0),
+            (_, Some(_), _) => Some(HOLD_NS),
+            (_, _, true) => Some(TICK_NS),
+            _ => None,
+        };
+        let wait = match (left, tick) {
+            (Some(l), Some(t)) => Some(l.min(t)),
+            (l, t) => l.or(t),
+        };
         let timeout = wait.map(|ns| linux_raw_sys::general::__kernel_timespec {
             tv_sec: (ns / 1_000_000_000) as _,
             tv_nsec: (ns % 1_000_000_000) as _,
         });
         match sys::sigtimedwait(signals::supervisor_mask(), timeout.as_ref()) {
+            // Raised by the kernel for our notify socket, not sent by anyone: not forwarded.
+            Ok(info)
+                if info.signo == linux_raw_sys::general::SIGIO as i32
+                    && info.code > 0
+                    && self.notify.is_some() =>
+            {
+                return Wake::Notify;
+            }
             Ok(info) => {
                 if info.signo != SIGCHLD {
                     log::say(
@@ -226,20 +304,110 @@ impl Supervisor {
         }
         self.stopping = true;
         self.requested = Some(sig);
-        let systemd_like = (self.stop_signal.is_none() || self.machine) && is_systemd_like(main);
-        let stop = signals::stop_signal(self.stop_signal, sig, systemd_like, self.machine);
-        log::say(
-            log::NOTICE,
-            "stop requested by %: sending % to pid %, SIGKILL in % s",
-            &[
-                Arg::Sig(sig),
-                Arg::Sig(stop),
-                Arg::Num(i64::from(main)),
-                Arg::Num(i64::from(self.stop_timeout)),
-            ],
-        );
-        self.send(main, stop);
+        self.held = Some(sig);
         self.arm_deadline();
+        self.publish(State::Stopping);
+        self.try_stop(true);
+    }
+
+    /// Sends the held stop request on to the main child, as the signal it becomes
+    /// ([`signals::stop_signal`]), once the child can take it: at once for a command, and for
+    /// a guest init as soon as it blocks or catches that signal or has said
+    /// `X_SYSTEMD_SIGNALS_LEVEL=2`. Until then it stays held (the deadline runs meanwhile);
+    /// sent earlier, the kernel would drop it. `first`: the request just arrived.
+    fn try_stop(&mut self, first: bool) {
+        let (Some(sig), Some(main)) = (self.held, self.main) else { return };
+        let mut buf = [0u8; 4096];
+        let status = crate::fsutil::read_proc(main, "status", &mut buf);
+        let auto = self.stop_signal.is_none() || self.machine;
+        let systemd_like = auto && status.is_some_and(signals::handles_rtmin3);
+        let stop = signals::stop_signal(self.stop_signal, sig, systemd_like, self.machine);
+        let takes = !self.guest_init
+            || self.said.signals_level >= 2
+            || status.map_or(true, |s| notify::takes(s, stop));
+        let timeout = Arg::Num(i64::from(self.stop_timeout));
+        if !takes {
+            if first {
+                log::say(
+                    log::NOTICE,
+                    "stop requested by %: holding it until the guest can take it, SIGKILL in % s",
+                    &[Arg::Sig(sig), timeout],
+                );
+            }
+            return;
+        }
+        self.held = None;
+        let (s, to) = (Arg::Sig(stop), Arg::Num(i64::from(main)));
+        if first {
+            log::say(
+                log::NOTICE,
+                "stop requested by %: sending % to pid %, SIGKILL in % s",
+                &[Arg::Sig(sig), s, to, timeout],
+            );
+        } else {
+            log::say(
+                log::NOTICE,
+                "the guest can take the stop request now: sending % to pid %",
+                &[s, to],
+            );
+        }
+        self.send(main, stop);
+    }
+
+    /// Reads what the notify socket holds, at most [`BATCH`] messages a wake (a guest
+    /// flooding it cannot starve signals and reaping). A message counts only from the guest
+    /// init itself, as the kernel vouches (SCM_CREDENTIALS), whole and within the buffer; any
+    /// other is dropped.
+    fn read_notify(&mut self) {
+        self.unread = false;
+        let Some(sock) = self.notify.take() else { return };
+        let mut buf = [0u8; 4096];
+        let mut left = BATCH;
+        while left > 0 {
+            left -= 1;
+            match crate::host::receive(sock.as_fd(), &mut buf) {
+                Ok(None) => break,
+                Ok(Some(m)) if !m.oversized && m.pid.is_some() && m.pid == self.main => {
+                    self.heard(buf.get(..m.len).unwrap_or(&[]));
+                }
+                Ok(Some(m)) => {
+                    self.dropped = self.dropped.saturating_add(1);
+                    if self.dropped == 1 {
+                        log::say(
+                            log::NOTICE,
+                            "notify socket: dropped a message from pid % (% bytes): only the \
+                             guest init's, up to 4096 bytes, count",
+                            &[Arg::Num(i64::from(m.pid.unwrap_or(0))), Arg::Num(m.len as i64)],
+                        );
+                    }
+                }
+                Err(e) => {
+                    log::fail(e, "notify socket: %: continuing");
+                    break;
+                }
+            }
+        }
+        self.unread = left == 0;
+        self.notify = Some(sock);
+    }
+
+    /// One message from the guest init.
+    fn heard(&mut self, msg: &[u8]) {
+        log::say(log::DEBUG, "guest init says: %", &[Arg::Str(msg)]);
+        let before = self.said;
+        let status = notify::apply(msg, &mut self.said);
+        if self.said.ready && !before.ready && self.state != Some(State::Stopping) {
+            log::say(log::NOTICE, "guest ready", &[]);
+            self.publish(State::Ready);
+        }
+        if self.said.stopping && !before.stopping {
+            self.publish(State::Stopping);
+        }
+        if let (Some(text), Some(out)) = (status, &self.outward) {
+            let mut line = [0u8; 4200];
+            let mut line = nestinit::text::Line::new(&mut line);
+            out.send(line.fmt("STATUS=%", &[Arg::Str(text)]).as_bytes());
+        }
     }
 
     /// The stop escalates to SIGKILL after the stop timeout.
@@ -324,6 +492,12 @@ pub fn leave_cwd() {
         log::fail(e, "chdir /: %: continuing in the current directory");
     }
 }
+
+/// Most notify messages read in one wake.
+const BATCH: u32 = 64;
+
+/// How often a held stop request looks at the guest again: 20 ms.
+const HOLD_NS: u64 = 20_000_000;
 
 /// How often the drain lists our children again, and how long a refused `rt_sigtimedwait`
 /// sleeps before the next try: 0.1 s.

@@ -174,6 +174,9 @@ pub struct SigInfo {
     pub signo: i32,
     /// The sender's PID for user-sent signals, 0 when the kernel sent it.
     pub pid: i32,
+    /// `si_code`: above 0 for a signal the kernel raised (SIGIO's `POLL_IN`, say), 0 or
+    /// below for one a process sent (sigaction(2)).
+    pub code: i32,
 }
 
 /// `rt_sigtimedwait(set, info, timeout)` — dequeues one pending signal from `set`, waiting at
@@ -215,11 +218,11 @@ pub fn sigtimedwait(set: SigSet, timeout: Option<&k::__kernel_timespec>) -> Resu
     check(r)?;
     // SAFETY: the kernel filled the common head; `_kill._pid` is where kill(2), sigqueue(3)
     // and tkill senders' PID lands (0 for signals the kernel raises itself).
-    let (signo, pid) = unsafe {
+    let (signo, pid, code) = unsafe {
         let head = &info.__bindgen_anon_1.__bindgen_anon_1;
-        (head.si_signo, head._sifields._kill._pid)
+        (head.si_signo, head._sifields._kill._pid, head.si_code)
     };
-    Ok(SigInfo { signo, pid })
+    Ok(SigInfo { signo, pid, code })
 }
 
 /// Result of [`fork`] in each process.

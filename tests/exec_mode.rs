@@ -550,12 +550,14 @@ fn status_describes_a_shell_guest() {
     let out = g.init(&["status"]);
     assert_ok(&out);
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines.len(), 4, "{out:?}");
+    assert_eq!(lines.len(), 5, "{out:?}");
     let pid: u32 = lines[0].strip_prefix("guest pid ").expect("guest pid").parse().unwrap();
     assert!(pid > 1 && pid < 100, "the guest's PID in the container: {out:?}");
-    assert_eq!(lines[1], format!("command /bin/sh -c {SH_GUEST}"));
-    assert_eq!(lines[2], "systemd-like no");
-    let up = lines[3].strip_prefix("uptime ").and_then(|s| s.strip_suffix(" s")).expect("uptime");
+    // A shell announces no readiness: ready once it runs.
+    assert_eq!(lines[1], "state ready");
+    assert_eq!(lines[2], format!("command /bin/sh -c {SH_GUEST}"));
+    assert_eq!(lines[3], "systemd-like no");
+    let up = lines[4].strip_prefix("uptime ").and_then(|s| s.strip_suffix(" s")).expect("uptime");
     assert!(up.parse::<u64>().unwrap() < 60, "{out:?}");
     assert_eq!(out.stderr, "");
     g.stop(0);
@@ -732,4 +734,194 @@ fn exec_during_guest_reboots() {
     assert_eq!(end.code, 0, "{}", end.stderr);
     assert!(ran > 0, "no exec ran ({none} found no guest)");
     eprintln!("{ran} execs ran, {none} found no guest, {killed} killed with their guest");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Readiness and the notify socket (/run/host/notify)
+
+/// Where the guest helper passes for systemd: nestinit waits for the readiness of a guest init
+/// of that name.
+const FAKE_SYSTEMD: &str = "/usr/lib/systemd/systemd";
+
+impl Guest {
+    /// A container whose guest init is the helper installed as systemd, running `guest
+    /// notify /shared STEPS...` (tests/helpers/guest.c), with `opts` for nestinit.
+    fn notifying(opts: &[&str], steps: &[&str]) -> Guest {
+        let fs = Rootfs::busybox();
+        mkdir(&fs.guest_path("/usr/lib/systemd"));
+        std::fs::copy(guest(), fs.guest_path(FAKE_SYSTEMD)).unwrap();
+        let mut args: Vec<&str> = opts.to_vec();
+        args.extend(["--", FAKE_SYSTEMD, "notify", SHARED, "mark:started"]);
+        args.extend(steps);
+        let ctr = Ctr::new(&fs).shared().init(&args);
+        let mut g = Guest::start(fs, ctr);
+        g.ctr.wait_shared("started");
+        g
+    }
+
+    /// Creates `name` in the shared directory (a `wait:NAME` step goes on).
+    fn go(&self, name: &str) {
+        write(&self.ctr.shared_dir().join(name), "go");
+    }
+
+    fn state(&self) -> String {
+        let out = self.init(&["status"]);
+        out.stdout.lines().find_map(|l| l.strip_prefix("state ")).unwrap_or("").to_string()
+    }
+}
+
+#[test]
+fn status_ready_and_exec_wait_follow_the_guests_ready() {
+    let g = Guest::notifying(&[], &["wait:go", "send:READY=1|STATUS=up", "term:stopped"]);
+    assert_eq!(g.state(), "starting");
+    let out = g.init(&["status", "--ready"]);
+    assert_eq!(out.code, 1, "not ready yet: {out:#?}");
+    assert!(out.stdout.contains("state starting"), "{out:#?}");
+    // A short wait ends with no guest to run in, saying why.
+    let out = g.exec(&["--wait=1", "true"]);
+    assert_eq!(out.code, 3, "{out:#?}");
+    assert!(out.stderr.contains("the guest is still starting after 1 s"), "{out:#?}");
+    // `exec --wait` started now returns only after READY=1, with the command's own status.
+    let mut waiting = g.init_cmd(&["exec", "--wait", "/bin/sh", "-c", "exit 7"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(waiting.try_wait().unwrap().is_none(), "exec --wait ran before READY=1");
+    g.go("go");
+    let waited = Instant::now();
+    let status = loop {
+        if let Some(st) = waiting.try_wait().unwrap() {
+            break st;
+        }
+        assert!(waited.elapsed() < CMD_TIMEOUT, "exec --wait still waiting after READY=1");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(status.code(), Some(7));
+    let out = g.init(&["status", "--ready"]);
+    assert_ok(&out);
+    assert!(out.stdout.contains("state ready"), "{out:#?}");
+    // A stop: the guest's handler ran, and the state said so meanwhile.
+    g.stop(0);
+}
+
+#[test]
+fn a_guest_that_announces_nothing_is_ready_once_it_runs() {
+    let g = Guest::sh();
+    let out = g.init(&["status", "--ready"]);
+    assert_ok(&out);
+    assert!(out.stdout.contains("state ready"), "{out:#?}");
+    assert_ok(&g.exec(&["--wait=1", "true"]));
+    g.stop(0);
+}
+
+#[test]
+fn the_guest_gets_run_host_and_its_notify_socket() {
+    let fs = Rootfs::busybox();
+    let files = ["/run/host/container-manager", "/run/host/container-uuid"];
+    let mut args = vec!["--", "/bin/guest", "report"];
+    args.extend(files);
+    let out = Ctr::new(&fs).init(&args).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = out.report();
+    assert_eq!(r.file(files[0]), "nestinit\n");
+    let uuid = r.env_var("container_uuid").expect("container_uuid").to_string();
+    assert_eq!(r.file(files[1]), format!("{uuid}\n"));
+    assert_eq!(r.env_var("NOTIFY_SOCKET"), Some("/run/host/notify"));
+    let host = r.mount_at("/run/host").expect("/run/host mounted");
+    assert!(host.options.split(',').any(|o| o == "ro"), "{host:?}");
+}
+
+/// What the guest announced before it exited 0 decides: a reboot, a power-off, an exit
+/// status. Without an announcement (or after a failure) the exit status stands.
+#[test]
+fn an_announced_shutdown_decides_without_cap_sys_boot() {
+    let cases: [(&[&str], i32, &str); 5] = [
+        (
+            &["send:X_SYSTEMD_SHUTDOWN=reboot", "exit:0"],
+            133,
+            "guest rebooted: exiting with status 133",
+        ),
+        (&["send:X_SYSTEMD_SHUTDOWN=poweroff", "exit:0"], 0, "guest powered off or halted"),
+        (
+            &["send:X_SYSTEMD_SHUTDOWN=exit|EXIT_STATUS=7", "exit:0"],
+            7,
+            "guest exited with status 7",
+        ),
+        (&["send:X_SYSTEMD_SHUTDOWN=reboot", "exit:1"], 1, "guest exited with status 1"),
+        (&["exit:0"], 0, "guest exited with status 0"),
+    ];
+    for (steps, code, line) in cases {
+        let fs = Rootfs::busybox();
+        mkdir(&fs.guest_path("/usr/lib/systemd"));
+        std::fs::copy(guest(), fs.guest_path(FAKE_SYSTEMD)).unwrap();
+        let mut args = vec!["--on-reboot", "exit", "--drop-caps", "cap_sys_boot", "--"];
+        args.extend([FAKE_SYSTEMD, "notify", "/"]);
+        args.extend(steps);
+        let out = Ctr::new(&fs).init(&args).run();
+        assert_eq!(out.code, code, "{steps:?}: {}", out.stderr);
+        assert!(out.stderr.contains(line), "{steps:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn a_stop_before_the_guest_has_a_handler_is_held_not_lost() {
+    let mut g = Guest::notifying(&[], &["sleep:1000", "term:stopped", "mark:handler"]);
+    g.ctr.signal(SIGTERM);
+    let out = g.ctr.wait();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.elapsed < Duration::from_secs(9), "the stop timeout struck: {:?}", out.elapsed);
+    assert_eq!(out.shared_file("stopped"), Some("term"), "{}", out.stderr);
+    assert!(out.stderr.contains("holding it until the guest can take it"), "{}", out.stderr);
+    assert!(out.stderr.contains("the guest can take the stop request now: sending SIGTERM"));
+}
+
+#[test]
+fn a_flood_on_the_notify_socket_changes_nothing() {
+    let steps = ["flood:100000", "fds", "big", "child:READY=1", "mark:flooded"];
+    let steps = [&steps[..], &["wait:go", "send:READY=1", "term:x"]].concat();
+    let mut g = Guest::notifying(&["-v"], &steps);
+    wait_until("the flood to end", Duration::from_secs(120), || {
+        assert!(g.ctr.is_running(), "the container ended during the flood");
+        g.ctr.shared_dir().join("flooded").exists()
+    });
+    // Nothing in it counted: no READY from a child, an oversized one or junk.
+    assert_eq!(g.init(&["status", "--ready"]).code, 1);
+    // The 25,000 messages with descriptors attached left none open in PID 1.
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", g.pid)).unwrap().count();
+    assert!(fds <= 8, "PID 1 holds {fds} descriptors after the flood");
+    g.go("go");
+    assert_ok(&g.exec(&["--wait=20", "true"]));
+    g.ctr.signal(SIGTERM);
+    let out = g.ctr.wait();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let drops = out.stderr.matches("notify socket: dropped a message").count();
+    assert_eq!(drops, 1, "one line for every dropped message: {}", out.stderr);
+}
+
+#[test]
+fn readiness_is_reported_to_nestinits_own_notify_socket() {
+    let fs = Rootfs::busybox();
+    mkdir(&fs.guest_path("/usr/lib/systemd"));
+    std::fs::copy(guest(), fs.guest_path(FAKE_SYSTEMD)).unwrap();
+    // podman --sdnotify=container binds its socket into the container the same way.
+    let outside = TempDir::new();
+    let sock = std::os::unix::net::UnixDatagram::bind(outside.join("sock")).unwrap();
+    sock.set_read_timeout(Some(FILE_TIMEOUT)).unwrap();
+    let mut bind = outside.join("").into_os_string();
+    bind.push(":/notify");
+    let steps = [FAKE_SYSTEMD, "notify", SHARED, "wait:go", "send:STATUS=almost"];
+    let ctr = Ctr::new(&fs).shared().opts(&[std::ffi::OsString::from("--bind-dir"), bind]);
+    let ctr = ctr.env("NOTIFY_SOCKET", "/notify/sock").init(&["--"]).init(&steps);
+    let mut ctr = ctr.init(&["send:READY=1", "term:x"]).start();
+    ctr.wait_blocking();
+    let next = || {
+        let mut buf = [0u8; 4096];
+        let n = sock.recv(&mut buf).expect("a message on NOTIFY_SOCKET");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(next(), "STATUS=guest starting");
+    write(&ctr.shared_dir().join("go"), "go");
+    assert_eq!(next(), "STATUS=almost");
+    assert_eq!(next(), "READY=1\nSTATUS=guest ready");
+    ctr.signal(SIGTERM);
+    assert_eq!(next(), "STOPPING=1\nSTATUS=guest stopping");
+    assert_eq!(ctr.wait().code, 0);
 }

@@ -547,7 +547,10 @@ impl Container {
                 .is_some_and(|m| m & super::bit(super::SIGTERM) != 0);
             let waiting = std::fs::read_to_string(format!("/proc/{pid}/wchan"))
                 .is_ok_and(|w| w.contains("sigtimedwait"));
-            super::status_field(pid, "Name").is_some_and(|n| n == "init") && (blocked || waiting)
+            // Its own name, or one of the states a nested supervisor shows as its name.
+            let name = super::status_field(pid, "Name");
+            let ours = name.is_some_and(|n| n == "init" || n.starts_with("nestinit:"));
+            ours && (blocked || waiting)
         });
     }
 

@@ -31,6 +31,17 @@
  *                             escape_ns=<names or !ERRNO>, escape_write=<!ERRNO of creating a
  *                             file there, or "ok">, escape_proc=<entries in its proc, or
  *                             !ERRNO>
+ *   guest notify DIR STEP...  a guest init that speaks on $NOTIFY_SOCKET (sd_notify(3)), step
+ *                             by step: send:TEXT sends TEXT ("|" for a newline); child:TEXT
+ *                             sends it from a child process; big sends 8 KiB; fds sends with
+ *                             three descriptors attached (SCM_RIGHTS); flood:N sends N
+ *                             datagrams, a quarter each of junk, wrong sender (a child),
+ *                             oversized and attached descriptors, blocking when the queue is
+ *                             full; term:NAME catches SIGTERM from now on, writing DIR/NAME
+ *                             and exiting 0 when it comes; mark:NAME writes DIR/NAME;
+ *                             wait:NAME waits for DIR/NAME; sleep:MS; exit:N. After the last
+ *                             step it waits for signals. Installed as .../systemd, it passes
+ *                             for systemd, whose readiness nestinit waits for.
  *
  * Files in DIR are written as DIR/.NAME.tmp and renamed, so a reader sees them whole.
  *
@@ -58,6 +69,9 @@
 #include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -429,6 +443,139 @@ static int cmd_drop_bnd(int cap, char **argv)
     return 127;
 }
 
+static int usage(void);
+
+static struct sockaddr_un notify_addr;
+static socklen_t notify_len;
+
+/* One datagram to $NOTIFY_SOCKET, blocking while the queue is full; with `fds`, 0-2 attached. */
+static void notify_send(const char *text, size_t len, int fds)
+{
+    struct iovec iov = { .iov_base = (void *)text, .iov_len = len };
+    union {
+        char buf[CMSG_SPACE(3 * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg = {
+        .msg_name = &notify_addr, .msg_namelen = notify_len, .msg_iov = &iov, .msg_iovlen = 1
+    };
+    if (fds) {
+        int three[3] = { 0, 1, 2 };
+        msg.msg_control = control.buf;
+        msg.msg_controllen = sizeof control.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof three);
+        memcpy(CMSG_DATA(c), three, sizeof three);
+    }
+    static int fd = -1;
+    if (fd < 0)
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sendmsg(fd, &msg, 0) < 0 && errno != EMSGSIZE)
+        fprintf(stderr, "guest: notify send: %s\n", strerror(errno));
+}
+
+/* TEXT with "|" as newline. */
+static void notify_text(const char *text, int from_child)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *p = buf; *p; p++)
+        if (*p == '|')
+            *p = '\n';
+    if (!from_child) {
+        notify_send(buf, strlen(buf), 0);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        notify_send(buf, strlen(buf), 0);
+        _exit(0);
+    }
+    while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+}
+
+static const char *term_dir, *term_name;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    write_marker(term_dir, term_name, "term");
+    _exit(0);
+}
+
+static int cmd_notify(const char *dir, int n, char **steps)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path || strlen(path) >= sizeof notify_addr.sun_path) {
+        fprintf(stderr, "guest: no NOTIFY_SOCKET\n");
+        return 111;
+    }
+    notify_addr.sun_family = AF_UNIX;
+    strcpy(notify_addr.sun_path, path);
+    notify_len = offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1;
+    static char big[8192];
+    memset(big, 'x', sizeof big);
+    memcpy(big, "READY=1\n", 8);
+    for (int i = 0; i < n; i++) {
+        const char *s = steps[i], *arg = strchr(s, ':');
+        arg = arg ? arg + 1 : "";
+        if (!strncmp(s, "send:", 5))
+            notify_text(arg, 0);
+        else if (!strncmp(s, "child:", 6))
+            notify_text(arg, 1);
+        else if (!strcmp(s, "big"))
+            notify_send(big, sizeof big, 0);
+        else if (!strcmp(s, "fds"))
+            notify_send("X_NOTHING=1", 11, 1);
+        else if (!strncmp(s, "flood:", 6)) {
+            static const char junk[] = "\xff\x01READY=2\nEXIT_STATUS=x\nX_SYSTEMD_SHUTDOWN=up";
+            int count = atoi(arg);
+            pid_t child = fork();
+            if (child == 0) {
+                /* The wrong sender's quarter, alongside. */
+                for (int k = 0; k < count / 4; k++)
+                    notify_send("READY=1|EXIT_STATUS=9", 21, 0);
+                _exit(0);
+            }
+            for (int k = 0; k < count - count / 4; k++) {
+                switch (k % 3) {
+                case 0:
+                    notify_send(junk, sizeof junk - 1, 0);
+                    break;
+                case 1:
+                    notify_send(big, sizeof big, 0);
+                    break;
+                default:
+                    notify_send("X_NOTHING=1", 11, 1);
+                }
+            }
+            while (child > 0 && waitpid(child, NULL, 0) < 0 && errno == EINTR) {
+            }
+        } else if (!strncmp(s, "term:", 5)) {
+            term_dir = dir;
+            term_name = arg;
+            signal(SIGTERM, on_term);
+        } else if (!strncmp(s, "mark:", 5))
+            write_marker(dir, arg, "mark");
+        else if (!strncmp(s, "wait:", 5)) {
+            char p[4096];
+            snprintf(p, sizeof p, "%s/%s", dir, arg);
+            while (access(p, F_OK) != 0)
+                usleep(2000);
+        } else if (!strncmp(s, "sleep:", 6))
+            usleep((useconds_t)atoi(arg) * 1000);
+        else if (!strncmp(s, "exit:", 5))
+            return atoi(arg);
+        else
+            return usage();
+    }
+    for (;;)
+        pause();
+}
+
 static int usage(void)
 {
     fputs("usage: guest report [FILE...] | exit N | segv | reboot | poweroff | halt\n"
@@ -572,6 +719,8 @@ int main(int argc, char **argv)
         return cmd_fds();
     if (!strcmp(c, "escape") && n == 0)
         return cmd_escape();
+    if (!strcmp(c, "notify") && n >= 1)
+        return cmd_notify(a[0], n - 1, a + 1);
     if (!strcmp(c, "seccomp") && n >= 2)
         return cmd_seccomp(a[0], a + 1);
     return usage();
