@@ -116,6 +116,32 @@ fn e2e(body: impl FnOnce(&Setup)) {
     before.assert_unchanged();
 }
 
+static TRIXIE: OnceLock<Result<Setup, String>> = OnceLock::new();
+
+/// The Debian 13 rootfs (SUITE=trixie tests/e2e/rootfs.sh), cached under target/e2e too.
+fn setup_trixie() -> &'static Setup {
+    let s = TRIXIE.get_or_init(|| {
+        let rootfs = target_dir().join("e2e/rootfs-trixie");
+        let started = Instant::now();
+        let out = Command::new("bash")
+            .arg(script("rootfs.sh"))
+            .arg(&rootfs)
+            .env("SUITE", "trixie")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("rootfs.sh: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("rootfs.sh trixie: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        eprintln!("e2e: trixie rootfs ready in {:.1?}: {}", started.elapsed(), rootfs.display());
+        Ok(Setup { rootfs })
+    });
+    match s {
+        Ok(s) => s,
+        Err(e) => panic!("e2e set-up failed: {e}"),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // A guest in one of the environments
 
@@ -190,6 +216,12 @@ fn scenario_reboot_exit(g: &mut dyn Guest) {
 /// A stop request halts systemd cleanly: its shutdown targets on the console, no SIGKILL.
 fn scenario_stop(g: &mut dyn Guest) {
     let booted = wait_running(g);
+    scenario_stop_now(g);
+    eprintln!("e2e: {}: running after {booted:.2?}", g.name());
+}
+
+/// A stop request now halts systemd cleanly, however far it got.
+fn scenario_stop_now(g: &mut dyn Guest) {
     let asked = Instant::now();
     g.stop();
     assert_end(g, 0, "guest powered off or halted: exiting with status 0");
@@ -211,7 +243,11 @@ fn scenario_stop(g: &mut dyn Guest) {
         "{}: the console shows no halt or power-off\n{console}",
         g.name()
     );
-    eprintln!("e2e: {}: running after {booted:.2?}; stop to exit {stopped:.2?}", g.name());
+    let held = log.contains("holding it until the guest can take it");
+    eprintln!(
+        "e2e: {}: stop to exit {stopped:.2?}; held until systemd could take it: {held}",
+        g.name()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,6 +276,100 @@ fn ctr_reboot_with_on_reboot_exit_ends_with_133() {
 #[test]
 fn ctr_sigterm_shuts_systemd_down_cleanly() {
     e2e(|s| scenario_stop(&mut ctr_guest(s, &[])));
+}
+
+/// Readiness in the test container: `/init status --ready` fails while systemd boots, and
+/// `/init exec --wait systemctl is-system-running` answers `running` on its first call.
+#[test]
+fn ctr_status_ready_and_exec_wait_follow_systemds_ready() {
+    e2e(|s| {
+        let mut g = ctr_guest(s, &[]);
+        let early = g.init(&["status", "--ready"]);
+        let asked = Instant::now();
+        let out = g.init(&["exec", "--wait", "systemctl", "is-system-running"]);
+        let waited = asked.elapsed();
+        assert_eq!(text(&out.stdout).trim(), "running", "{}", describe(&out));
+        assert_eq!(g.init(&["status", "--ready"]).status.code(), Some(0), "{}", g.dump());
+        assert_eq!(
+            early.status.code(),
+            Some(1),
+            "not ready right after launch: {}",
+            describe(&early)
+        );
+        assert!(text(&early.stdout).contains("state starting"), "{}", describe(&early));
+        let _ = g.exec(&["systemctl", "poweroff"]);
+        assert_end(&mut g, 0, "guest powered off or halted: exiting with status 0");
+        eprintln!("e2e: ctr: exec --wait answered running after {waited:.2?}");
+    });
+}
+
+/// A SIGTERM 50 ms after launch, before systemd has its signal handlers, is held and then
+/// halts systemd cleanly rather than waiting for the stop timeout's SIGKILL.
+#[test]
+fn ctr_sigterm_50_ms_after_launch_shuts_systemd_down_cleanly() {
+    e2e(|s| {
+        let mut g = ctr_guest(s, &[]);
+        std::thread::sleep(Duration::from_millis(50));
+        scenario_stop_now(&mut g);
+    });
+}
+
+/// Debian 13's systemd (257) announces its shutdown on the notify socket: without
+/// CAP_SYS_BOOT, `systemctl reboot` boots the guest again with a new boot id and `systemctl
+/// poweroff` exits 0 (bookworm's 252 announces nothing: there CAP_SYS_BOOT still tells them
+/// apart). CAP_SYS_MODULE goes too, as in Docker, so that systemd-modules-load is skipped.
+#[test]
+fn ctr_trixie_reboots_and_powers_off_without_cap_sys_boot() {
+    e2e(|_| {
+        let s = setup_trixie();
+        let mut g = ctr_guest(s, &["--drop-caps", "cap_sys_boot,cap_sys_module"]);
+        let caps = g.exec(&["grep", "CapBnd", "/proc/1/status"]);
+        let bnd = u64::from_str_radix(text(&caps.stdout).split_whitespace().nth(1).unwrap(), 16);
+        assert_eq!(bnd.unwrap() & (1 << 22), 0, "the guest has CAP_SYS_BOOT: {}", describe(&caps));
+        scenario_reboot(&mut g);
+    });
+}
+
+/// `podman run --sdnotify=container` with podman's own `NOTIFY_SOCKET` (what a systemd unit of
+/// `Type=notify` around the container gives it): the READY=1 that reaches that socket (from
+/// nestinit, through conmon) comes once the guest is up, not when the container starts.
+#[test]
+fn podman_sdnotify_container_reports_ready_when_the_guest_is() {
+    e2e(|s| {
+        let dir = common::TempDir::new();
+        let sock = std::os::unix::net::UnixDatagram::bind(dir.join("notify")).unwrap();
+        sock.set_read_timeout(Some(BOOT_TIMEOUT)).unwrap();
+        let asked = Instant::now();
+        let listener = std::thread::spawn(move || loop {
+            let mut buf = [0u8; 4096];
+            let n = sock.recv(&mut buf).expect("READY=1 on podman's NOTIFY_SOCKET");
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if msg.lines().any(|l| l == "READY=1") {
+                return (asked.elapsed(), msg);
+            }
+        });
+        let opts = ["--sdnotify=container"];
+        let mut g = PodmanGuest::start_with(s, &opts, &[], Some(&dir.join("notify")));
+        let returned = asked.elapsed();
+        let (ready_at, msg) = listener.join().unwrap();
+        let out = g.init(&["status", "--ready"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "READY=1 came before the guest was: {}",
+            describe(&out)
+        );
+        let state = g.exec(&["systemctl", "is-system-running"]);
+        assert_eq!(text(&state.stdout).trim(), "running", "{}", describe(&state));
+        let analyze = g.exec(&["systemd-analyze"]);
+        let _ = g.exec(&["systemctl", "poweroff"]);
+        assert_end(&mut g, 0, "guest powered off or halted: exiting with status 0");
+        eprintln!(
+            "e2e: podman --sdnotify=container: podman run returned after {returned:.2?}, READY=1 \
+             ({msg:?}) after {ready_at:.2?}; the guest: {}",
+            text(&analyze.stdout).lines().next().unwrap_or("").trim()
+        );
+    });
 }
 
 #[test]

@@ -2,6 +2,8 @@
 # rootfs.sh DIR [PACKAGE...]: the end-to-end tier's guest, a Debian bookworm with systemd,
 # made by
 #   debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus[,PACKAGE...] bookworm
+# (SUITE=trixie in the environment: a Debian 13, whose systemd 257 reports its shutdown on
+# the notify socket)
 # once and cached: DIR is only ever a complete rootfs. debootstrap fills DIR.tmp, a stamp
 # holding the recipe is written last, then DIR.tmp is renamed to DIR; a DIR without the stamp
 # or with another recipe is rebuilt. Extra packages make a variant in a DIR of its own (for
@@ -16,7 +18,8 @@ include=systemd,systemd-sysv,dbus
 for pkg in "$@"; do
     include+=",$pkg"
 done
-recipe="debootstrap --variant=minbase --include=$include bookworm"
+suite=${SUITE:-bookworm}
+recipe="debootstrap --variant=minbase --include=$include $suite"
 stamp=.nestinit-e2e-rootfs
 
 complete() { [[ -f $dir/$stamp && $(cat "$dir/$stamp") == "$recipe" ]]; }
@@ -42,10 +45,10 @@ echo "rootfs.sh: building $dir from $mirror (about a minute, 240 MB)" >&2
 rm -rf "$dir" "$dir.tmp"
 # The default rootfs logs to debootstrap.log beside it, a variant to debootstrap-NAME.log.
 log=$(dirname "$dir")/debootstrap.log
-if (($#)); then
+if (($#)) || [[ $suite != bookworm ]]; then
     log=$(dirname "$dir")/debootstrap-$(basename "$dir").log
 fi
-if ! debootstrap --variant=minbase "--include=$include" bookworm "$dir.tmp" \
+if ! debootstrap --variant=minbase "--include=$include" "$suite" "$dir.tmp" \
     "$mirror" >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     echo "rootfs.sh: debootstrap failed (full log: $log)" >&2

@@ -271,6 +271,17 @@ pub struct PodmanGuest {
 
 impl PodmanGuest {
     pub fn start(s: &Setup, nestinit_opts: &[&str]) -> PodmanGuest {
+        PodmanGuest::start_with(s, &[], nestinit_opts, None)
+    }
+
+    /// With `podman_opts` for `podman run` besides the usual ones, and podman's own
+    /// `NOTIFY_SOCKET` (as a systemd unit of `Type=notify` gives it) when `notify` is given.
+    pub fn start_with(
+        s: &Setup,
+        podman_opts: &[&str],
+        nestinit_opts: &[&str],
+        notify: Option<&Path>,
+    ) -> PodmanGuest {
         let podman = Podman::new(false);
         let name = format!("nestinit-e2e-{}", std::process::id());
         let volume = format!("{}:/data00", s.rootfs.display());
@@ -280,10 +291,15 @@ impl PodmanGuest {
         args.extend(["--cap-add", "SYS_ADMIN,SYS_BOOT"]);
         args.extend(["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]);
         args.extend(["--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp"]);
+        args.extend(podman_opts);
         args.extend(["-v", &volume, IMAGE]);
         args.extend(nestinit_opts);
         args.extend(GUEST);
-        let out = podman.run(&args);
+        let mut run = podman.cmd(&args);
+        if let Some(n) = notify {
+            run.env("NOTIFY_SOCKET", n);
+        }
+        let out = run.output().unwrap_or_else(|e| panic!("running podman: {e}"));
         assert!(out.status.success(), "podman run: {}", describe(&out));
         PodmanGuest { podman, name, label: "podman" }
     }
