@@ -8,6 +8,8 @@
 /// static memory that is touched only as far as it is filled.
 pub const MAX_MOUNTS: usize = 8192;
 pub const ARENA: usize = 1024 * 1024;
+/// Linux's `PATH_MAX` (`<linux/limits.h>`): most bytes in a path, its NUL included. The one
+/// definition: a mount point in the table and every path nestinit builds itself stay below it.
 pub const PATH_MAX: usize = 4096;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
