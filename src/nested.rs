@@ -35,7 +35,8 @@ fn command(cmd: Vector) -> Vector {
     if cmd.iter().next().is_some() {
         cmd
     } else {
-        Vector::from_ptr(DEFAULT_INIT.as_ptr())
+        // SAFETY: a null-terminated array of string literals, promoted to a static.
+        unsafe { Vector::from_ptr(DEFAULT_INIT.as_ptr()) }
     }
 }
 
