@@ -188,7 +188,8 @@ fn status(g: &Guest) -> i32 {
 }
 
 /// `exec` and `getshell`: join the guest's namespaces, fork (a PID namespace applies only to
-/// children, DESIGN.md fact 8), start the command in the child and relay signals to it.
+/// children, docs/design.md#setns-pid), start the command in the child and relay signals
+/// to it.
 #[inline(never)]
 fn enter(cfg: &Config<'_>, g: &Guest, cmd: Vector, envp: Vector) -> i32 {
     // Before anything of the guest is joined: a non-dumpable process cannot be ptraced or

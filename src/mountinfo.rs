@@ -315,8 +315,9 @@ impl Parser {
         n.checked_mul(10).and_then(|n| n.checked_add(d)).ok_or(self.malformed())
     }
 
-    /// The kernel writes space, tab, newline and backslash as `\ooo` octal; a chunk may end
-    /// anywhere inside one, so the escape is decoded digit by digit.
+    /// The kernel writes space, tab, newline and backslash as `\ooo` octal
+    /// (docs/design.md#path-components); a chunk may end anywhere inside one, so the escape is
+    /// decoded digit by digit.
     fn point_byte(&mut self, table: &mut Table, b: u8) -> Result<(), ParseError> {
         let out = match (self.escape, b) {
             (0, b'\\') => {

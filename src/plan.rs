@@ -8,7 +8,8 @@ fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
     crate::text::tokens(path, b'/')
 }
 
-/// Byte prefixes lie: "/run2" starts with "/run" but is not below it.
+/// Byte prefixes lie: "/run2" starts with "/run" but is not below it
+/// (docs/design.md#path-components).
 pub fn is_under(path: &[u8], base: &[u8]) -> bool {
     let mut p = components(path);
     components(base).all(|b| p.next() == Some(b))

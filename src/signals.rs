@@ -86,7 +86,8 @@ fn strip_prefix_ci<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
 }
 
 /// Whether a process looks like systemd from the `SigBlk:` and `SigCgt:` lines of its
-/// `/proc/PID/status`: it blocks or catches SIGRTMIN+3, as LXC checks (DESIGN.md fact 5).
+/// `/proc/PID/status`: it blocks or catches SIGRTMIN+3, as LXC checks
+/// (docs/design.md#systemd-signals).
 pub fn handles_rtmin3(status: &[u8]) -> bool {
     let want = bit(SIGRTMIN + 3);
     [&b"SigBlk:"[..], b"SigCgt:"]

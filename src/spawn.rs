@@ -9,7 +9,8 @@ use nestinit::exit::code;
 use nestinit::text::Arg;
 use rustix::io::Errno;
 
-/// The signal state nestinit inherited and the command must get back (DESIGN.md fact 4):
+/// The signal state nestinit inherited and the command must get back
+/// (docs/design.md#inherited-signal-state):
 /// catatonit and dumb-init leak their own mask into the child; tini captures it in one struct.
 #[derive(Clone, Copy, Default)]
 pub struct Inherited {
@@ -46,7 +47,7 @@ pub const MAX_ENV: usize = 16384;
 /// A NULL-terminated environment vector for the command: the caller's, without `NESTINIT_*`
 /// and `INIT_DROP_CAP`. A guest also gets its `container_uuid=` (in place of any inherited
 /// one) and `container=docker` unless the runtime set `container` (after the root switch
-/// systemd cannot see `/.dockerenv`, DESIGN.md fact 9).
+/// systemd cannot see `/.dockerenv`, docs/design.md#container-env).
 pub struct Env {
     /// NULL after the last entry: one more slot than entries.
     ptrs: [*const c_char; MAX_ENV + 1],

@@ -6,7 +6,7 @@
 //!
 //! Signals to a namespaced nestinit are sent from outside by its host PID: a PID-namespace
 //! init gets, from an ancestor namespace, every signal it blocks, which is what nestinit relies
-//! on (DESIGN.md fact 2). std cannot send signals, so `probe kill` does it.
+//! on (docs/design.md#pid1-signals). std cannot send signals, so `probe kill` does it.
 #![allow(dead_code)]
 
 use std::ffi::{OsStr, OsString};
