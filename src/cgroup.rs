@@ -1,8 +1,9 @@
 //! cgroup v2: a cgroup the guest can delegate from.
 //!
 //! The kernel's "no internal process" rule (Documentation/admin-guide/cgroup-v2.rst, "No
-//! Internal Process Constraint"): a non-root cgroup that holds processes cannot enable domain
-//! controllers (memory, cpu, io, pids) for its children. Left in the container's cgroup,
+//! Internal Process Constraint"; docs/design.md#cgroup-no-internal-processes): a non-root
+//! cgroup that holds processes cannot enable domain controllers (memory, cpu, io, pids) for its
+//! children. Left in the container's cgroup,
 //! nestinit would keep the guest's systemd, whose cgroup namespace is rooted there, from
 //! delegating any controller to its units (`MemoryMax=` would silently do nothing), and a
 //! process the runtime adds later (`docker exec`) would get EBUSY. So, as systemd-nspawn does,

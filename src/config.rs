@@ -1,4 +1,5 @@
-//! The command line and environment of the contract (DESIGN.md "Command-line contract").
+//! The command line and environment of the contract (docs/design.md#contract, the README's
+//! "Command line").
 //!
 //! Every option also has an environment variable; the flag wins. Options end at `--` or at
 //! the first argument that does not start with `-`, so everything from the guest init's path on
@@ -115,7 +116,7 @@ const OPTS: [Opt; 10] = [
 /// The flags that take a value (the boolean settings have flags of their own, below).
 const FLAGS: &str = "--mode --root --stop-signal --stop-timeout --on-reboot --drop-caps";
 /// The variables, applied in this order before the flags override them. `INIT_DROP_CAP` is
-/// the seed's name for `NESTINIT_DROP_CAPS`; both apply.
+/// the name of the same list in the bash `/init` nestinit grew from; both apply.
 const VARS: &str = "NESTINIT_MODE NESTINIT_ROOT NESTINIT_STOP_SIGNAL NESTINIT_STOP_TIMEOUT \
     NESTINIT_ON_REBOOT NESTINIT_DROP_CAPS NESTINIT_NO_NEW_PRIVS NESTINIT_VERBOSITY \
     NESTINIT_MACHINE INIT_DROP_CAP";

@@ -229,7 +229,8 @@ fn status(g: &Guest, ready: bool) -> i32 {
 }
 
 /// `exec` and `getshell`: join the guest's namespaces, fork (a PID namespace applies only to
-/// children, DESIGN.md fact 8), start the command in the child and relay signals to it.
+/// children, docs/design.md#setns-pid), start the command in the child and relay signals
+/// to it.
 #[inline(never)]
 fn enter(cfg: &Config<'_>, g: &Guest, cmd: Vector, envp: Vector) -> i32 {
     // Before anything of the guest is joined: a non-dumpable process cannot be ptraced or
@@ -285,8 +286,9 @@ fn enter(cfg: &Config<'_>, g: &Guest, cmd: Vector, envp: Vector) -> i32 {
         None => c"/bin/sh",
     };
     let shell_argv = [shell.as_ptr(), c"-l".as_ptr(), core::ptr::null()];
-    let cmd =
-        if cfg.action == Action::GetShell { Vector::from_ptr(shell_argv.as_ptr()) } else { cmd };
+    // SAFETY: string literals or arguments from the kernel, in an array that outlives every use.
+    let shell_argv = unsafe { Vector::from_ptr(shell_argv.as_ptr()) };
+    let cmd = if cfg.action == Action::GetShell { shell_argv } else { cmd };
     let mut sup = Supervisor::relay();
     match sys::fork(0, false) {
         Ok(sys::Forked::Child) => {

@@ -13,7 +13,7 @@ pub fn name(errno: i32) -> Option<&'static [u8]> {
         // Linux error numbers above the classic table that nestinit can meet.
         61 => Some(b"ENODATA"),
         75 => Some(b"EOVERFLOW"),
-        1..=40 => usize::try_from(errno).ok().and_then(|i| crate::text::word(NAMES, i)),
+        1..=40 => usize::try_from(errno).ok().and_then(|i| crate::bytes::word(NAMES, i)),
         _ => None,
     }
 }

@@ -1,4 +1,5 @@
-//! Exit policy: a wait status in, an outcome out. The exit-code table of DESIGN.md lives here.
+//! Exit policy: a wait status in, an outcome out. The exit-status table of the contract
+//! (docs/design.md#contract, the README's "Exit status") lives here.
 
 use crate::signals::{SIGHUP, SIGINT};
 
@@ -48,8 +49,8 @@ impl Ended {
 }
 
 /// What the end of a nested guest init means. `reboot(2)` inside a PID namespace kills its
-/// init with SIGHUP for a restart and SIGINT for power-off or halt (DESIGN.md fact 6); the
-/// kernel does not tell power-off from halt.
+/// init with SIGHUP for a restart and SIGINT for power-off or halt
+/// (docs/design.md#reboot-in-pidns); the kernel does not tell power-off from halt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GuestEnd {
     Exited(i32),

@@ -6,8 +6,8 @@ use rustix::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-/// Most bytes in a path nestinit builds itself, its NUL included.
-pub const PATH_MAX: usize = 4096;
+/// Most bytes in a path nestinit builds itself, its NUL included (the mount table's limit).
+pub use nestinit::mountinfo::PATH_MAX;
 
 /// `template` with its `%`s filled in (see `nestinit::text`) as a C string in `buf`;
 /// `ENAMETOOLONG` when it does not fit or holds a NUL.

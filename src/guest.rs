@@ -57,7 +57,8 @@ pub fn read_mounts(table: &mut Table) -> Step {
 }
 
 /// How container mounts reach the root: moved (nested mode, our own mount namespace) or
-/// bound recursively (chroot mode, the container's namespace, like the seed's bash init).
+/// bound recursively (chroot mode, the container's namespace, like a bash `/init` that binds
+/// and chroots).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Carry {
     Move,
@@ -209,10 +210,11 @@ fn carry(src: &CStr, target: BorrowedFd<'_>, how: Carry) -> Result<(), Errno> {
 /// Opens `path` (absolute, normalised) below `rootfd` as an `O_PATH` descriptor, one component
 /// at a time with `O_NOFOLLOW`, creating what is missing: directories, and the last component
 /// as a directory or an empty file. A symlink on the way is refused: a hostile rootfs must not
-/// redirect a mount (DESIGN.md fact 10). Equivalent to openat2's RESOLVE_IN_ROOT |
+/// redirect a mount (docs/design.md#bind-targets). Equivalent to openat2's RESOLVE_IN_ROOT |
 /// RESOLVE_NO_SYMLINKS, and works on kernels without openat2. A file target that is itself a
 /// symlink is the guest's choice (systemd-resolved links `/etc/resolv.conf` into `/run`,
-/// where the runtime has no business): `None`, nothing is followed and the caller leaves it alone.
+/// where the runtime has no business, docs/design.md#resolv-conf-symlink): `None`, nothing is
+/// followed and the caller leaves it alone.
 fn open_target(rootfd: BorrowedFd<'_>, path: &[u8], dir: bool) -> Step<Option<OwnedFd>> {
     let open = || -> Result<Option<OwnedFd>, Errno> {
         let mut cur = rustix::io::fcntl_dupfd_cloexec(rootfd, 0)?;
@@ -282,8 +284,8 @@ pub fn open_nofollow(parent: BorrowedFd<'_>, name: &CStr) -> Result<OwnedFd, Err
 /// as runc does with `pivot_root(".", ".")`. Where that is impossible, the root is moved onto
 /// `/` and chrooted into, with a warning: on rootfs (initramfs, EINVAL; pivot_root(2)), and
 /// where a seccomp profile refuses the call (EPERM: Docker's and containerd's default
-/// profiles, so Kubernetes' RuntimeDefault, allow mount but not pivot_root). Bound mounts
-/// (chroot mode): chroot. Returns the old `/proc`, held, after a fallback.
+/// profiles, so Kubernetes' RuntimeDefault, allow mount but not pivot_root;
+/// docs/design.md#pivot-root-refused). Bound mounts (chroot mode): chroot. Returns the old `/proc`, held, after a fallback.
 fn switch_root(rootfd: BorrowedFd<'_>, how: Carry) -> Step<Option<OwnedFd>> {
     let fail = |step: &str, e| {
         setup_err(step.as_bytes(), e, "%: %: check the root volume and CAP_SYS_ADMIN")

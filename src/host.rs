@@ -1,5 +1,5 @@
 //! What a container manager provides inside the guest, after systemd's container interface
-//! (docs/CONTAINER_INTERFACE.md in systemd): a tmpfs on `/run`, and a read-only `/run/host`
+//! (docs/design.md#container-interface): a tmpfs on `/run`, and a read-only `/run/host`
 //! with `container-manager`, `container-uuid` and `notify`, the socket on which the guest init
 //! reports its state to PID 1. Also PID 1's own reports outward, to the `NOTIFY_SOCKET` it
 //! was given (podman `--sdnotify=container`, a systemd unit of `Type=notify`).

@@ -4,6 +4,7 @@
 //! system calls. Nothing here makes a system call or allocates.
 #![cfg_attr(not(test), no_std)]
 
+pub mod bytes;
 pub mod config;
 pub mod errno;
 pub mod exit;

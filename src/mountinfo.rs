@@ -8,6 +8,8 @@
 /// static memory that is touched only as far as it is filled.
 pub const MAX_MOUNTS: usize = 8192;
 pub const ARENA: usize = 1024 * 1024;
+/// Linux's `PATH_MAX` (`<linux/limits.h>`): most bytes in a path, its NUL included. The one
+/// definition: a mount point in the table and every path nestinit builds itself stay below it.
 pub const PATH_MAX: usize = 4096;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -313,8 +315,9 @@ impl Parser {
         n.checked_mul(10).and_then(|n| n.checked_add(d)).ok_or(self.malformed())
     }
 
-    /// The kernel writes space, tab, newline and backslash as `\ooo` octal; a chunk may end
-    /// anywhere inside one, so the escape is decoded digit by digit.
+    /// The kernel writes space, tab, newline and backslash as `\ooo` octal
+    /// (docs/design.md#path-components); a chunk may end anywhere inside one, so the escape is
+    /// decoded digit by digit.
     fn point_byte(&mut self, table: &mut Table, b: u8) -> Result<(), ParseError> {
         let out = match (self.escape, b) {
             (0, b'\\') => {

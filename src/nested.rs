@@ -6,8 +6,8 @@
 //! supervisor then reads the guest's end: exit, crash, reboot (boot again or exit 133) or
 //! power-off (exit 0).
 //!
-//! Chroot: the seed's namespace-less variant: bind the mounts into the root, chroot, and exec
-//! the guest in place of nestinit.
+//! Chroot: the variant without namespaces, as a bash `/init` does it: bind the mounts into
+//! the root, chroot, and exec the guest in place of nestinit.
 
 use crate::cgroup;
 use crate::fsutil::PATH_MAX;
@@ -36,7 +36,8 @@ fn command(cmd: Vector) -> Vector {
     if cmd.iter().next().is_some() {
         cmd
     } else {
-        Vector::from_ptr(DEFAULT_INIT.as_ptr())
+        // SAFETY: a null-terminated array of string literals, promoted to a static.
+        unsafe { Vector::from_ptr(DEFAULT_INIT.as_ptr()) }
     }
 }
 
@@ -425,7 +426,7 @@ fn boot(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>, said: Borrowed
         return code::SETUP;
     }
     let prepared = (|| -> Step {
-        // MS_MOVE fails with EINVAL under a shared parent (DESIGN.md fact 1).
+        // MS_MOVE fails with EINVAL under a shared parent (docs/design.md#move-private).
         m::mount_change(c"/", m::MountPropagationFlags::PRIVATE | m::MountPropagationFlags::REC)
             .map_err(|e| {
                 guest::mount_err(b"/", "mount", e, "make % private: %: needs CAP_SYS_ADMIN")

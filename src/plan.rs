@@ -8,7 +8,8 @@ fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
     crate::text::tokens(path, b'/')
 }
 
-/// Byte prefixes lie: "/run2" starts with "/run" but is not below it.
+/// Byte prefixes lie: "/run2" starts with "/run" but is not below it
+/// (docs/design.md#path-components).
 pub fn is_under(path: &[u8], base: &[u8]) -> bool {
     let mut p = components(path);
     components(base).all(|b| p.next() == Some(b))
@@ -113,11 +114,18 @@ fn is_mask(table: &Table, i: usize) -> bool {
     is_strictly_under(path, b"/proc") && table.find(path) == Some(i)
 }
 
+/// Most mounts under the container's `/proc` that reach the guest's fresh one: runtimes mask a
+/// dozen or two.
+pub const MAX_MASKS: usize = 64;
+
+/// The masks [`proc_masks`] lists: a mount's index in the table and how it reaches the guest.
+pub type Masks = heapless::Vec<(u16, Mask), MAX_MASKS>;
+
 /// The guest gets a fresh `/proc` for its PID namespace, which would drop the runtime's masks
 /// (read-only `/proc/sys`, `/dev/null` over `/proc/kcore`, ...); this lists them to re-apply.
 /// A proc bind is made read-only whatever it was: never less restricted than the container.
-#[allow(clippy::result_unit_err)] // the only failure is "more than 64", the caller words it
-pub fn proc_masks(table: &Table, out: &mut heapless::Vec<(u16, Mask), 64>) -> Result<(), ()> {
+#[allow(clippy::result_unit_err)] // the only failure is "more than MAX_MASKS", the caller words it
+pub fn proc_masks(table: &Table, out: &mut Masks) -> Result<(), ()> {
     out.clear();
     for i in (0..table.len()).filter(|&i| is_mask(table, i)) {
         if ancestors(table.path(i)).any(|a| table.find(a).is_some_and(|j| is_mask(table, j))) {

@@ -1,5 +1,7 @@
 //! Reading `/proc/PID/stat` and `/proc/PID/status`, pure (the caller reads the files).
 
+use crate::bytes::dec;
+
 /// The fields of `/proc/PID/stat` that nestinit uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stat {
@@ -13,11 +15,11 @@ pub struct Stat {
 /// the fields are counted from the last `)` (proc(5)).
 pub fn parse_stat(text: &[u8]) -> Option<Stat> {
     let close = text.iter().rposition(|&c| c == b')')?;
-    let mut fields = crate::text::tokens(text.get(close + 1..)?, b' ');
+    let mut fields = crate::bytes::tokens(text.get(close + 1..)?, b' ');
     // After the name: 3 state, 4 ppid, ..., 22 starttime.
     let state = *fields.next()?.first()?;
-    let ppid = parse_dec(fields.next()?)?;
-    let start = fields.nth(17).and_then(parse_dec)?;
+    let ppid = dec(fields.next()?.trim_ascii(), 19)?;
+    let start = dec(fields.nth(17)?.trim_ascii(), 19)?;
     Some(Stat { state, ppid: i32::try_from(ppid).ok()?, start })
 }
 
@@ -28,17 +30,9 @@ pub fn is_child_of(stat: &[u8], parent: i32) -> bool {
     parse_stat(stat).is_some_and(|s| s.ppid == parent)
 }
 
-fn parse_dec(s: &[u8]) -> Option<u64> {
-    let s = s.trim_ascii();
-    if s.is_empty() || s.len() > 19 {
-        return None;
-    }
-    s.iter().try_fold(0u64, |n, &c| c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0')))
-}
-
 /// A hexadecimal mask line of `/proc/PID/status`, such as `CapBnd:` or `SigBlk:`.
 pub fn status_hex(status: &[u8], key: &[u8]) -> Option<u64> {
-    crate::text::split(status, b'\n').find_map(|line| {
+    crate::bytes::split(status, b'\n').find_map(|line| {
         let v = line.strip_prefix(key)?.trim_ascii();
         if v.is_empty() || v.len() > 16 {
             return None;

@@ -70,8 +70,15 @@ core::arch::global_asm!(
 pub struct Vector(*const *const c_char);
 
 impl Vector {
-    /// A vector of our own (a static default command).
-    pub fn from_ptr(p: *const *const c_char) -> Vector {
+    /// A vector of our own (a static default command, the shell's arguments).
+    ///
+    /// # Safety
+    ///
+    /// `p` points to an array of pointers ended by a null pointer. Each entry before it is a
+    /// NUL-terminated string that is never freed or changed ([`Vector::iter`] hands them out as
+    /// `&'static CStr`), and the array stays valid and unchanged for as long as the vector, a
+    /// copy of it or an iterator over it is used.
+    pub unsafe fn from_ptr(p: *const *const c_char) -> Vector {
         Vector(p)
     }
 

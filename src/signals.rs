@@ -1,5 +1,9 @@
 //! Signal policy as data: names, what is never blocked, what a stop request becomes.
 
+use crate::bytes::{eq_ci, position_ci, word};
+// The decimal parser began here, with signal numbers; PIDs, descriptors and timeouts use it too.
+pub use crate::bytes::parse_int;
+
 /// Userspace SIGRTMIN: glibc and musl keep kernel signals 32 and 33 for themselves, so
 /// `SIGRTMIN+3` (systemd's halt request) is 37 everywhere users write it.
 pub const SIGRTMIN: i32 = 34;
@@ -66,38 +70,24 @@ pub fn parse(s: &[u8]) -> Option<i32> {
         };
         return (SIGRTMIN..=SIGRTMAX).contains(&n).then_some(n);
     }
-    let by_alias = crate::text::position_ci(ALIASES, s).and_then(|i| ALIAS_NUMBERS.get(i));
-    by_alias.copied().or_else(|| crate::text::position_ci(NAMES, s).map(|i| i as i32 + 1))
+    let by_alias = position_ci(ALIASES, s).and_then(|i| ALIAS_NUMBERS.get(i));
+    by_alias.copied().or_else(|| position_ci(NAMES, s).map(|i| i as i32 + 1))
 }
 
 /// The name of a classic signal without its `SIG` prefix (`TERM`), or `None` for real-time and
 /// unknown numbers (callers then print `RTMIN+n`).
 pub fn name(sig: i32) -> Option<&'static [u8]> {
-    usize::try_from(sig).ok()?.checked_sub(1).and_then(|i| crate::text::word(NAMES, i))
+    usize::try_from(sig).ok()?.checked_sub(1).and_then(|i| word(NAMES, i))
 }
 
 fn strip_prefix_ci<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
     let head = s.get(..prefix.len())?;
-    crate::text::eq_ci(head, prefix).then(|| s.get(prefix.len()..).unwrap_or(&[]))
-}
-
-/// A small decimal integer (at most 9 digits), no sign.
-pub fn parse_int(s: &[u8]) -> Option<i32> {
-    if s.is_empty() || s.len() > 9 {
-        return None;
-    }
-    let mut n: i32 = 0;
-    for &c in s {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + i32::from(c - b'0');
-    }
-    Some(n)
+    eq_ci(head, prefix).then(|| s.get(prefix.len()..).unwrap_or(&[]))
 }
 
 /// Whether a process looks like systemd from the `SigBlk:` and `SigCgt:` lines of its
-/// `/proc/PID/status`: it blocks or catches SIGRTMIN+3, as LXC checks (DESIGN.md fact 5).
+/// `/proc/PID/status`: it blocks or catches SIGRTMIN+3, as LXC checks
+/// (docs/design.md#systemd-signals).
 pub fn handles_rtmin3(status: &[u8]) -> bool {
     let want = bit(SIGRTMIN + 3);
     [&b"SigBlk:"[..], b"SigCgt:"]

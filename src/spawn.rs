@@ -9,7 +9,8 @@ use nestinit::exit::code;
 use nestinit::text::Arg;
 use rustix::io::Errno;
 
-/// The signal state nestinit inherited and the command must get back (DESIGN.md fact 4):
+/// The signal state nestinit inherited and the command must get back
+/// (docs/design.md#inherited-signal-state):
 /// catatonit and dumb-init leak their own mask into the child; tini captures it in one struct.
 #[derive(Clone, Copy, Default)]
 pub struct Inherited {
@@ -45,9 +46,9 @@ pub const MAX_ENV: usize = 16384;
 
 /// A NULL-terminated environment vector for the command: the caller's, without `NESTINIT_*`
 /// and `INIT_DROP_CAP`. A guest also gets `container=docker` unless the runtime set
-/// `container` (after the root switch systemd cannot see `/.dockerenv`, DESIGN.md fact 9),
-/// and its own variables (`container_uuid=`, `NOTIFY_SOCKET=`) in place of inherited ones; a
-/// variable given with an empty value is removed instead.
+/// `container` (after the root switch systemd cannot see `/.dockerenv`,
+/// docs/design.md#container-env), and its own variables (`container_uuid=`, `NOTIFY_SOCKET=`)
+/// in place of inherited ones; a variable given with an empty value is removed instead.
 pub struct Env {
     /// NULL after the last entry: one more slot than entries.
     ptrs: [*const c_char; MAX_ENV + 1],

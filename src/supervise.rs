@@ -4,9 +4,10 @@
 //! Inside it, nothing survivable ends PID 1, because PID 1 dying kills the container: errors
 //! are logged and the loop goes on.
 //!
-//! No signal handlers (DESIGN.md fact 2): every signal is blocked and read synchronously with
-//! `rt_sigtimedwait`, whose timeout also drives the stop deadline. SIGCHLD coalesces (fact 3),
-//! so every wake reaps with `waitpid(-1, WNOHANG)` until nothing is left.
+//! No signal handlers (docs/design.md#pid1-signals): every signal is blocked and read
+//! synchronously with `rt_sigtimedwait`, whose timeout also drives the stop deadline. SIGCHLD
+//! coalesces (docs/design.md#sigchld-coalesces), so every wake reaps with `waitpid(-1, WNOHANG)`
+//! until nothing is left.
 
 use crate::log;
 use crate::sys;

@@ -1,8 +1,9 @@
 //! The system calls rustix keeps private, on linux-raw-sys numbers and structures.
 //!
 //! rustix 1.x exposes no clone3, rt_sigprocmask, rt_sigtimedwait, rt_sigaction, execve or
-//! exit_group outside its hidden runtime module (DESIGN.md fact 13), so these few calls go
-//! through [`syscall`], one small asm block per architecture. Everything else uses rustix.
+//! exit_group outside its hidden runtime module (docs/design.md#raw-syscalls), so these few
+//! calls go through [`syscall`], one small asm block per architecture. Everything else uses
+//! rustix.
 
 use core::ffi::{c_char, CStr};
 use linux_raw_sys::general as k;
@@ -237,7 +238,7 @@ pub enum Forked {
 
 /// `clone3(args)` — creates a child that continues here, like `fork(2)`, with `flags` (new
 /// namespaces, CLONE_PIDFD). Falls back to `clone(2)` when clone3 is refused with ENOSYS or
-/// EPERM, as container seccomp profiles do (DESIGN.md fact 7).
+/// EPERM, as container seccomp profiles do (docs/design.md#clone3-seccomp).
 ///
 /// <https://man7.org/linux/man-pages/man2/clone3.2.html>
 pub fn fork(flags: u64, want_pidfd: bool) -> Result<Forked, Errno> {

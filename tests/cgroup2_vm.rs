@@ -29,9 +29,8 @@
 
 mod common;
 
-use common::{nestinit, TempDir};
+use common::{nestinit, say, TempDir};
 use std::ffi::OsStr;
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -51,11 +50,6 @@ fn manifest() -> &'static Path {
 fn target_dir() -> PathBuf {
     let exe = nestinit();
     exe.parent().and_then(Path::parent).map_or_else(|| PathBuf::from("target"), Path::to_path_buf)
-}
-
-/// Writes straight to the terminal (libtest captures print! of passing tests).
-fn say(text: &str) {
-    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 /// `s` quoted for sh.

@@ -10,21 +10,6 @@ use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-/// A vector of arguments from strings and paths.
-macro_rules! args {
-    ($($x:expr),* $(,)?) => { [$(OsString::from($x)),*] };
-}
-
-/// `--mode child -- probe SUBCOMMAND...`
-fn child_probe(options: &[&str], probe_args: &[OsString]) -> Vec<OsString> {
-    let mut v = args!["--mode", "child"].to_vec();
-    v.extend(options.iter().map(OsString::from));
-    v.push("--".into());
-    v.push(probe().into());
-    v.extend_from_slice(probe_args);
-    v
-}
-
 fn assert_one_line_starting(out: &Outcome, prefix: &str) {
     let lines = out.stderr_lines();
     assert_eq!(lines.len(), 1, "expected one stderr line, got {:?}", out.stderr);

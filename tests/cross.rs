@@ -1,40 +1,27 @@
 //! Child-mode black-box tests of the cross-built binaries (aarch64, armv7, riscv64), run by
-//! qemu-user (`qemu-<arch>-static`) from this x86_64 test process. The supervisor under test is
+//! qemu-user (`qemu-<arch>-static`) from this x86_64 test process, through the harness of the
+//! other black-box tests (`tests/common`, [`Launch::emulated`]). The supervisor under test is
 //! the foreign nestinit, emulated; the commands it starts are the native x86_64 test helpers
 //! (qemu-user hands an execve of a native binary to the host kernel), so what is exercised is
 //! the foreign build's own code: its entry point, raw system calls, signal handling and exit
 //! statuses.
 //!
-//! Each architecture's tests skip, with a reason printed on the terminal, when its binary is
-//! not built (or older than the sources) or its qemu is missing; `tests/cross/run ARCH` builds
-//! the binary first and sets `NITEST_CROSS_REQUIRE=ARCH`, which turns those skips into failures.
-//! Features qemu-user cannot emulate are skipped for the emulated run only, with the reason.
+//! Every test here is ignored by a plain `cargo test`, with the reason: it needs a cross build
+//! and an emulator that the native suite does not make. `tests/cross/run ARCH` builds the
+//! binary, installs qemu-user and runs ARCH's tests with `--include-ignored`; a test that runs
+//! without its binary (or with one older than the sources) or its emulator then fails, never
+//! passes. Features qemu-user cannot emulate are skipped for the emulated run only, inside the
+//! test, with the reason printed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
 use common::*;
 use std::ffi::OsString;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// A vector of arguments from strings and paths.
-macro_rules! args {
-    ($($x:expr),* $(,)?) => { [$(OsString::from($x)),*] };
-}
-
-/// Slower than native: each run starts an emulator.
-const TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Writes straight to the terminal: libtest captures only print!/eprint! of passing tests, and
-/// a skip must be seen.
-fn say(text: &str) {
-    // On a line of its own, even when libtest's "test NAME ... " is waiting for its result.
-    let _ = writeln!(std::io::stderr(), "\n{text}");
-}
+use std::process::Command;
+use std::time::Duration;
 
 /// One foreign build and the emulator that runs it.
 struct Arch {
@@ -89,96 +76,49 @@ fn newest_source() -> std::time::SystemTime {
     newest
 }
 
-/// The architecture's binary and emulator, or None (with the reason printed) when the test
-/// cannot run here. Panics instead when `NITEST_CROSS_REQUIRE` names the architecture.
-fn arch(name: &'static str, test: &str) -> Option<Arch> {
+/// The architecture's binary and emulator. Panics with what to do when either is missing or
+/// the binary is older than the sources: a test that was asked to run must not pass unrun.
+fn arch(name: &'static str) -> Arch {
     // <target dir>/<triple>/release/nestinit, next to the x86_64 binary's profile dir.
     let target = nestinit().parent().and_then(Path::parent).unwrap().to_path_buf();
     let bin = target.join(triple(name)).join("release/nestinit");
     let problem = if !bin.is_file() {
-        Some(format!("{} is not built (bash tests/cross/run {name})", bin.display()))
+        format!("{} is not built", bin.display())
     } else if std::fs::metadata(&bin).and_then(|m| m.modified()).unwrap() < newest_source() {
-        Some(format!("{} is older than the sources (bash tests/cross/run {name})", bin.display()))
-    } else if in_path(qemu_name(name)).is_none() {
-        Some(format!("{} not found (Debian package qemu-user-static)", qemu_name(name)))
+        format!("{} is older than the sources", bin.display())
+    } else if let Some(qemu) = in_path(qemu_name(name)) {
+        return Arch { name, bin, qemu };
     } else {
-        None
+        format!("{} not found (Debian package qemu-user-static)", qemu_name(name))
     };
-    let required = std::env::var("NITEST_CROSS_REQUIRE")
-        .is_ok_and(|v| v.split([',', ' ']).any(|a| a == name || a == "all"));
-    match problem {
-        Some(p) if required => panic!("{name}: {p}"),
-        Some(p) => {
-            // Once per architecture: every one of its tests skips for the same reason.
-            static SAID: std::sync::Mutex<Vec<&str>> = std::sync::Mutex::new(Vec::new());
-            let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
-            if !said.contains(&name) {
-                said.push(name);
-                say(&format!("SKIPPED {name}::* (from {name}::{test} on): {p}"));
-            }
-            None
-        }
-        None => Some(Arch { name, bin, qemu: in_path(qemu_name(name)).unwrap() }),
-    }
+    panic!("{name}: {problem}: bash tests/cross/run {name} builds and installs what it needs")
 }
 
 /// Says why a test is skipped for one architecture under qemu-user.
 fn skip_emulated(arch: &Arch, test: &str, why: &str) {
-    say(&format!("SKIPPED {}::{test} under {}: {why}", arch.name, arch.qemu.display()));
+    // On a line of its own, even when libtest's "test NAME ... " is waiting for its result.
+    say(&format!("\nSKIPPED {}::{test} under {}: {why}", arch.name, arch.qemu.display()));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Running the foreign binary
 
-/// A running emulated nestinit: `pidns -- qemu BIN ARGS` (PID 1 of a new PID namespace) or
-/// `qemu BIN ARGS` (an ordinary child of the test). Killed with its namespace on drop.
-struct Run {
-    child: Option<Child>,
-    in_pidns: bool,
-    dir: TempDir,
-    pid: Option<u32>,
-    started: Instant,
-}
-
 impl Arch {
-    fn command(&self, pid1: bool, strace: bool, dir: &TempDir) -> Command {
-        let mut cmd = if pid1 {
-            let mut c = Command::new(pidns());
-            c.arg("--pidfile").arg(dir.join("pid")).arg("--").arg(&self.qemu);
-            c
-        } else {
-            Command::new(&self.qemu)
-        };
+    /// `pidns -- qemu [-strace] BIN ARGS` (PID 1 of a new PID namespace) or `qemu [-strace]
+    /// BIN ARGS` (an ordinary child of the test). With `strace`, qemu-user logs each emulated
+    /// system call on stderr: the tests read readiness from it (the host's /proc shows qemu's
+    /// state, not the emulated program's).
+    fn launch(&self, args: &[OsString], pid1: bool, strace: bool) -> Running {
+        let launch = if pid1 { Launch::pid1(args) } else { Launch::plain(args) };
+        let mut emulator = vec![self.qemu.clone().into_os_string()];
         if strace {
-            // qemu-user logs each emulated system call on stderr: the tests read readiness
-            // from it (the host's /proc shows qemu's state, not the emulated program's).
-            cmd.arg("-strace");
+            emulator.push("-strace".into());
         }
-        cmd.arg(&self.bin);
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("NESTINIT_") || name == "INIT_DROP_CAP" {
-                cmd.env_remove(name);
-            }
-        }
-        cmd
-    }
-
-    fn launch(&self, args: &[OsString], pid1: bool, strace: bool) -> Run {
-        probe(); // built before the clock starts
-        let dir = TempDir::new();
-        let mut cmd = self.command(pid1, strace, &dir);
-        cmd.args(args);
-        let out = std::fs::File::create(dir.join("stdout")).unwrap();
-        let err = std::fs::File::create(dir.join("stderr")).unwrap();
-        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-        let started = Instant::now();
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawning {}: {e}", self.qemu.display()));
-        let pid = (!pid1).then(|| child.id());
-        Run { child: Some(child), in_pidns: pid1, dir, pid, started }
+        launch.emulated(&self.bin, &emulator).start()
     }
 
     /// As PID 1 of a new PID namespace.
-    fn pid1(&self, args: &[OsString]) -> Run {
+    fn pid1(&self, args: &[OsString]) -> Running {
         self.launch(args, true, false)
     }
 
@@ -187,114 +127,18 @@ impl Arch {
     }
 }
 
-impl Run {
-    /// The emulator's host PID (nestinit's, as the kernel sees it).
-    fn pid(&mut self) -> u32 {
-        if let Some(pid) = self.pid {
-            return pid;
-        }
-        let pidfile = self.dir.join("pid");
-        wait_until("the pidfile", FILE_TIMEOUT, || pidfile.exists() || !self.is_running());
-        assert!(pidfile.exists(), "pidns ended early: {}", self.output("stderr"));
-        let pid = read(&pidfile).trim().parse().unwrap();
-        self.pid = Some(pid);
-        pid
-    }
-
-    fn signal(&mut self, sig: i32) {
-        let pid = self.pid();
-        kill(pid, sig);
-    }
-
-    fn mark(&mut self) {
-        self.started = Instant::now();
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
-    }
-
-    fn output(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
-    }
-
-    /// Waits until the emulated nestinit sleeps in rt_sigtimedwait: qemu's `-strace` names the
-    /// call, except where qemu lacks the time64 variant and nestinit falls back to the classic
-    /// call, which qemu 7.2 does not log: then the emulator's own wait channel shows it.
-    fn wait_in_sigtimedwait(&mut self) {
-        let pid = self.pid();
-        wait_until("nestinit to wait for signals", FILE_TIMEOUT, || {
-            let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
-            self.output("stderr").contains("rt_sigtimedwait(")
-                || wchan.contains("sigtimedwait")
-                || !self.is_running()
-        });
-        assert!(self.is_running(), "nestinit ended early: {}", self.output("stderr"));
-    }
-
-    fn wait(self) -> Outcome {
-        self.wait_for(TIMEOUT)
-    }
-
-    fn wait_for(mut self, timeout: Duration) -> Outcome {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            match self.child.as_mut().unwrap().try_wait() {
-                Ok(Some(st)) => break st,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5))
-                }
-                Ok(None) => {
-                    self.kill_all();
-                    panic!("nestinit did not end within {timeout:?}: {}", self.output("stderr"));
-                }
-                Err(e) => panic!("waiting: {e}"),
-            }
-        };
-        let elapsed = self.started.elapsed();
-        self.child = None;
-        let code = status.code().unwrap_or_else(|| {
-            panic!("the emulator was killed: {status}; stderr:\n{}", self.output("stderr"))
-        });
-        if self.in_pidns && code == 125 {
-            let err = self.output("stderr");
-            assert!(!err.contains("pidns:"), "pidns failed: {err}");
-        }
-        Outcome { code, stdout: self.output("stdout"), stderr: self.output("stderr"), elapsed }
-    }
-
-    fn kill_all(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        let pid = self.pid.or_else(|| {
-            std::fs::read_to_string(self.dir.join("pid")).ok().and_then(|t| t.trim().parse().ok())
-        });
-        if let Some(pid) = pid {
-            if !self.in_pidns {
-                for d in descendants(pid).into_iter().rev() {
-                    let _ = Command::new("kill").args(["-9", &d.to_string()]).status();
-                }
-            }
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        self.kill_all();
-    }
-}
-
-/// `--mode child [OPTIONS] -- probe ARGS...`
-fn child_probe(options: &[&str], probe_args: &[OsString]) -> Vec<OsString> {
-    let mut v = args!["--mode", "child"].to_vec();
-    v.extend(options.iter().map(OsString::from));
-    v.push("--".into());
-    v.push(probe().into());
-    v.extend_from_slice(probe_args);
-    v
+/// Waits until the emulated nestinit sleeps in rt_sigtimedwait: qemu's `-strace` names the
+/// call, except where qemu lacks the time64 variant and nestinit falls back to the classic
+/// call, which qemu 7.2 does not log: then the emulator's own wait channel shows it.
+fn wait_in_sigtimedwait(run: &mut Running) {
+    let pid = run.pid();
+    wait_until("nestinit to wait for signals", FILE_TIMEOUT, || {
+        let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+        run.output("stderr").contains("rt_sigtimedwait(")
+            || wchan.contains("sigtimedwait")
+            || !run.is_running()
+    });
+    assert!(run.is_running(), "nestinit ended early: {}", run.output("stderr"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -420,7 +264,7 @@ fn orphans_are_reaped(a: &Arch) {
 fn pause_mode_stops_on_sigterm(a: &Arch) {
     for sig in [SIGTERM, SIGINT] {
         let mut run = a.launch(&args!["--mode", "child"], true, true);
-        run.wait_in_sigtimedwait();
+        wait_in_sigtimedwait(&mut run);
         std::thread::sleep(Duration::from_millis(300));
         assert!(run.is_running(), "{}: nestinit without a command must keep running", a.name);
         run.signal(sig);
@@ -546,15 +390,14 @@ fn nested_mode_under_emulation(a: &Arch) {
 }
 
 macro_rules! per_arch {
-    ($($arch:ident),*) => {$(
+    ($($arch:ident: $why:literal),*) => {$(
         mod $arch {
             macro_rules! case {
                 ($name:ident) => {
                     #[test]
+                    #[ignore = $why]
                     fn $name() {
-                        if let Some(a) = super::arch(stringify!($arch), stringify!($name)) {
-                            super::$name(&a);
-                        }
+                        super::$name(&super::arch(stringify!($arch)));
                     }
                 };
             }
@@ -574,4 +417,8 @@ macro_rules! per_arch {
     )*};
 }
 
-per_arch!(aarch64, armv7, riscv64);
+per_arch!(
+    aarch64: "needs the aarch64 build and qemu-aarch64-static: bash tests/cross/run aarch64",
+    armv7: "needs the armv7 build and qemu-arm-static: bash tests/cross/run armv7",
+    riscv64: "needs the riscv64 build and qemu-riscv64-static: bash tests/cross/run riscv64"
+);

@@ -5,7 +5,7 @@
 //! - the project's own test container (tests/helpers/ctr.c) with a private cgroup namespace
 //!   (`--cgroupns`), a pty from `script` as its `/dev/console`, in a cgroup of its own;
 //! - podman with runc, from the image that the top-level `Dockerfile` builds, with the flags of
-//!   DESIGN.md "Testing" and its storage in a temp dir;
+//!   docs/design.md#testing and its storage in a temp dir;
 //! - `podman kube play` of examples/pod.yaml, its hostPath pointed at the cached rootfs.
 //!
 //! In each the guest boots to `running` (`degraded` fails and prints the failed units), `/init
@@ -49,7 +49,7 @@ const POD_CONTAINER: &str = "debian-guest-guest";
 /// The rootfs path examples/pod.yaml holds, replaced by the cached rootfs in the played copy.
 const POD_HOST_PATH: &str = "/srv/guests/debian";
 /// The guest's command line in the test container and under podman. No getty on the console
-/// (DESIGN.md: `systemd.getty_auto=0` when there is a terminal).
+/// (docs/design.md#testing: `systemd.getty_auto=0` when there is a terminal).
 const GUEST: [&str; 2] = ["/sbin/init", "systemd.getty_auto=0"];
 
 // ---------------------------------------------------------------------------------------------

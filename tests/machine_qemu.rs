@@ -125,11 +125,6 @@ impl Boot {
     }
 }
 
-/// Writes straight to the terminal (libtest captures print! of passing tests).
-fn say(text: &str) {
-    let _ = writeln!(std::io::stderr(), "{text}");
-}
-
 /// Boots the machine with the guest acting out `case`; `init_args` go to nestinit.
 fn boot(case: &str, init_args: &[&str]) -> Boot {
     boot_with(case, init_args, |_, _| {})

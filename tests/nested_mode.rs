@@ -621,7 +621,7 @@ fn container_uuid_differs_between_containers() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// clone3 refused by seccomp (DESIGN.md fact 7)
+// clone3 refused by seccomp (docs/design.md#clone3-seccomp)
 
 fn assert_boots_with_clone3_refused(errno: &str) {
     let fs = Rootfs::busybox();

@@ -1,13 +1,16 @@
 //! Shared harness for the black-box tests: the small static C helpers (built here with gcc),
 //! temp dirs, and running the real nestinit binary as PID 1 of a new PID namespace (through
-//! `pidns`) or as an ordinary process, with timeouts and clean-up on every path.
+//! `pidns`) or as an ordinary process, with timeouts and clean-up on every path. The cross
+//! tier runs another architecture's build through the same harness, under an emulator
+//! ([`Launch::emulated`]).
 //!
 //! Signals to a namespaced nestinit are sent from outside by its host PID: a PID-namespace
 //! init gets, from an ancestor namespace, every signal it blocks, which is what nestinit relies
-//! on (DESIGN.md fact 2). std cannot send signals, so `probe kill` does it.
+//! on (docs/design.md#pid1-signals). std cannot send signals, so `probe kill` does it.
 #![allow(dead_code)]
 
 use std::ffi::{OsStr, OsString};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +19,8 @@ use std::time::{Duration, Instant};
 
 /// How long a whole nestinit run may take before the test kills it and fails.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+/// The same for a run under an emulator, which starts slower and runs slower.
+pub const EMULATED_RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long to wait for a file a helper writes (ready, pid, output).
 pub const FILE_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -31,6 +36,31 @@ pub const SIGCHLD: i32 = 17;
 pub const SIGWINCH: i32 = 28;
 /// glibc's and musl's SIGRTMIN is 34, so users' SIGRTMIN+N is 34+N.
 pub const SIGRTMIN: i32 = 34;
+
+/// A vector of arguments from strings and paths: `args!["--root", dir.path()]`.
+#[allow(unused_macros)] // not every test binary that includes this module needs it
+macro_rules! args {
+    ($($x:expr),* $(,)?) => { [$(std::ffi::OsString::from($x)),*] };
+}
+#[allow(unused_imports)]
+pub(crate) use args;
+
+/// `--mode child [OPTIONS] -- probe PROBE_ARGS...`: nestinit's arguments for the `probe` helper
+/// as the command of child mode.
+pub fn child_probe(options: &[&str], probe_args: &[OsString]) -> Vec<OsString> {
+    let mut v = args!["--mode", "child"].to_vec();
+    v.extend(options.iter().map(OsString::from));
+    v.push("--".into());
+    v.push(probe().into());
+    v.extend_from_slice(probe_args);
+    v
+}
+
+/// Writes a line straight to the terminal: libtest captures only the `print!`s and `eprint!`s
+/// of passing tests, and what is said here (a skipped check, a measurement) must be seen.
+pub fn say(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
 
 /// The bit of `sig` in a /proc/PID/status signal mask.
 pub fn bit(sig: i32) -> u64 {
@@ -311,9 +341,13 @@ pub struct Running {
     child: Option<Child>,
     /// Whether `child` is `pidns` (nestinit is then its child, PID 1 of the namespace).
     in_pidns: bool,
+    /// Whether nestinit runs under an emulator (the process the kernel sees is the emulator).
+    emulated: bool,
     dir: TempDir,
     pid: Option<u32>,
     started: Instant,
+    /// What [`Running::wait`] allows.
+    timeout: Duration,
 }
 
 /// Builds a command that runs nestinit with `args`, and how.
@@ -322,6 +356,10 @@ pub struct Launch {
     envs: Vec<(OsString, OsString)>,
     wrapper: Vec<OsString>,
     in_pidns: bool,
+    /// The binary under test: the native release build unless [`Launch::emulated`].
+    binary: PathBuf,
+    /// The program prefix that runs `binary` (an emulator and its options), or empty.
+    emulator: Vec<OsString>,
 }
 
 impl Launch {
@@ -332,6 +370,8 @@ impl Launch {
             envs: Vec::new(),
             wrapper: Vec::new(),
             in_pidns: true,
+            binary: nestinit(),
+            emulator: Vec::new(),
         }
     }
 
@@ -352,23 +392,35 @@ impl Launch {
         self
     }
 
+    /// Runs `binary`, a build for another architecture, under `emulator`: a program prefix
+    /// such as `qemu-aarch64-static -strace` (qemu-user emulates in its own process, so the
+    /// emulator's PID is nestinit's). A [`Launch::wrapper`] still comes first.
+    pub fn emulated<S: AsRef<OsStr>>(mut self, binary: &Path, emulator: &[S]) -> Launch {
+        self.binary = binary.to_path_buf();
+        self.emulator = emulator.iter().map(|a| a.as_ref().to_owned()).collect();
+        self
+    }
+
     pub fn start(self) -> Running {
         helpers(); // the clean-up path needs probe
         let dir = TempDir::new();
-        let mut cmd = if self.in_pidns {
-            let mut c = Command::new(pidns());
-            c.arg("--pidfile").arg(dir.join("pid")).arg("--");
-            c.args(&self.wrapper);
-            c.arg(nestinit());
-            c
-        } else if let Some((first, rest)) = self.wrapper.split_first() {
-            let mut c = Command::new(first);
-            c.args(rest).arg(nestinit());
-            c
-        } else {
-            Command::new(nestinit())
-        };
-        cmd.args(&self.args);
+        // [pidns --pidfile FILE --] [WRAPPER...] [EMULATOR...] BINARY ARGS...
+        let mut program: Vec<OsString> = Vec::new();
+        if self.in_pidns {
+            program.extend([
+                pidns().into(),
+                "--pidfile".into(),
+                dir.join("pid").into(),
+                "--".into(),
+            ]);
+        }
+        program.extend(self.wrapper);
+        program.extend(self.emulator.iter().cloned());
+        program.push(self.binary.into());
+        program.extend(self.args);
+        let Some((first, rest)) = program.split_first() else { unreachable!("never empty") };
+        let mut cmd = Command::new(first);
+        cmd.args(rest);
         // Hermetic: no NESTINIT_* from the caller's environment.
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("NESTINIT_") || name == "INIT_DROP_CAP" {
@@ -384,12 +436,23 @@ impl Launch {
         // Never a terminal on stdin: the command would take its foreground from the test.
         cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
         let started = Instant::now();
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawning nestinit: {e}"));
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawning {first:?}: {e}"));
         let pid = (!self.in_pidns).then(|| child.id());
-        Running { child: Some(child), in_pidns: self.in_pidns, dir, pid, started }
+        let emulated = !self.emulator.is_empty();
+        let timeout = if emulated { EMULATED_RUN_TIMEOUT } else { RUN_TIMEOUT };
+        Running {
+            child: Some(child),
+            in_pidns: self.in_pidns,
+            emulated,
+            dir,
+            pid,
+            started,
+            timeout,
+        }
     }
 
-    /// Starts and waits for the end (failing the test after [`RUN_TIMEOUT`]).
+    /// Starts and waits for the end (failing the test after [`RUN_TIMEOUT`], or
+    /// [`EMULATED_RUN_TIMEOUT`] under an emulator).
     pub fn run(self) -> Outcome {
         self.start().wait()
     }
@@ -409,7 +472,7 @@ impl Running {
         let pidfile = self.dir.join("pid");
         wait_until("the pidfile", FILE_TIMEOUT, || pidfile.exists() || !self.is_running());
         if !pidfile.exists() {
-            panic!("pidns ended before writing its pidfile: {}", self.read_output("stderr"));
+            panic!("pidns ended before writing its pidfile: {}", self.output("stderr"));
         }
         let text = read(&pidfile);
         let pid = text.trim().parse().unwrap_or_else(|_| panic!("bad pidfile: {text:?}"));
@@ -444,9 +507,10 @@ impl Running {
         self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
-    /// Waits for the end, at most [`RUN_TIMEOUT`].
+    /// Waits for the end, at most [`RUN_TIMEOUT`] ([`EMULATED_RUN_TIMEOUT`] under an emulator).
     pub fn wait(self) -> Outcome {
-        self.wait_for(RUN_TIMEOUT)
+        let timeout = self.timeout;
+        self.wait_for(timeout)
     }
 
     /// Waits for the end; after `timeout`, kills everything and fails the test.
@@ -465,7 +529,7 @@ impl Running {
                     self.kill_all();
                     panic!(
                         "nestinit did not end within {timeout:?}; stderr:\n{}",
-                        self.read_output("stderr")
+                        self.output("stderr")
                     );
                 }
                 Err(e) => panic!("waiting for nestinit: {e}"),
@@ -476,23 +540,23 @@ impl Running {
         let code = status.code().unwrap_or_else(|| {
             panic!(
                 "{} was killed by a signal: {status}; stderr:\n{}",
-                if self.in_pidns { "pidns" } else { "nestinit" },
-                self.read_output("stderr")
+                match (self.in_pidns, self.emulated) {
+                    (true, _) => "pidns",
+                    (false, true) => "the emulator",
+                    (false, false) => "nestinit",
+                },
+                self.output("stderr")
             )
         });
         if self.in_pidns && code == 125 {
-            let err = self.read_output("stderr");
+            let err = self.output("stderr");
             assert!(!err.contains("pidns:"), "pidns failed: {err}");
         }
-        Outcome {
-            code,
-            stdout: self.read_output("stdout"),
-            stderr: self.read_output("stderr"),
-            elapsed,
-        }
+        Outcome { code, stdout: self.output("stdout"), stderr: self.output("stderr"), elapsed }
     }
 
-    fn read_output(&self, name: &str) -> String {
+    /// What the run wrote so far to `stdout` or `stderr` (empty when there is nothing).
+    pub fn output(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
     }
 

@@ -2,11 +2,11 @@
 # measure.sh [BOOTS]: boot times of the real systemd guest (tests/e2e/rootfs.sh) in the
 # project's own test container (tests/helpers/ctr.c, as tests/e2e_systemd.rs runs it:
 # --cgroupns, --devpts, a pty as /dev/console, a cgroup of its own), under nestinit and under
-# the C++ reference /init of the seed (../shared/seed/000_*.txt), booted alternately, BOOTS
-# times each (default 10). For each boot:
+# the C++ /init of the blog post nestinit grew from (see the README; BLOG_POST names a text
+# copy of the post), booted alternately, BOOTS times each (default 10). For each boot:
 #   launch -> running   from starting ctr to `systemctl is-system-running --wait` answering
 #                       `running` (polled every 10 ms through nsenter + /init's exec; the
-#                       seed's `/init CMD` also prints "setns to pid N", at its exit)
+#                       C++ `/init CMD` also prints "setns to pid N", at its exit)
 #   poweroff -> exit    from starting `systemctl poweroff` in the guest to ctr's exit
 # and prints medians and ranges. The C++ listing is extracted and built (g++ -O2 -std=c++20
 # -static) in a temp dir and never copied into the repository. Runs as root; installs g++
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 boots=${1:-10}
-seed=${SEED:-$repo/../shared/seed/000_c55ed2626d2f1948.txt}
+post=${BLOG_POST:-}
 
 bash tests/e2e/setup.sh
 if ! command -v g++ >/dev/null; then
@@ -46,11 +46,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The C++ reference init: the listing after the line "init.cpp" in the seed, up to the
+# The C++ reference init: the listing after the line "init.cpp" in the blog post, up to the
 # page's footer ("Last modified on ...").
-[[ -r $seed ]] || { echo "measure.sh: no seed at $seed (set SEED)" >&2; exit 1; }
-awk '/^Last modified on/ { exit } found { print } /^init\.cpp$/ { found = 1 }' "$seed" >"$work/init.cpp"
-g++ -O2 -std=c++20 -static -Wno-write-strings -o "$work/seed-init" "$work/init.cpp"
+[[ -n $post && -r $post ]] || { echo "measure.sh: set BLOG_POST to a text copy of the blog post" >&2; exit 1; }
+awk '/^Last modified on/ { exit } found { print } /^init\.cpp$/ { found = 1 }' "$post" >"$work/init.cpp"
+g++ -O2 -std=c++20 -static -Wno-write-strings -o "$work/cxx-init" "$work/init.cpp"
 gcc -static -O2 -o "$work/ctr" tests/helpers/ctr.c
 cp target/release/nestinit "$work/nestinit"
 
@@ -95,13 +95,13 @@ in_guest() {
 # boot KIND: one boot and power-off; appends "RUNNING_NS POWEROFF_NS" to $work/KIND.times.
 boot() {
     local kind=$1 init exec_word pidfile run ctl pid start t_running t0
-    # The seed's /init runs `/init CMD` for any CMD not starting with '/' (and prints "setns
+    # The C++ /init runs `/init CMD` for any CMD not starting with '/' (and prints "setns
     # to pid N"); nestinit's is `/init exec CMD`.
-    if [[ $kind == nestinit ]]; then init=$work/nestinit exec_word=exec; else init=$work/seed-init exec_word=; fi
+    if [[ $kind == nestinit ]]; then init=$work/nestinit exec_word=exec; else init=$work/cxx-init exec_word=; fi
     run=$work/run.$kind
     rm -rf "$run" && mkdir -p "$run/root"
     pidfile=$run/pid
-    # Both get container=docker, as the seed's image sets it (nestinit would set it anyway).
+    # Both get container=docker, as the blog post's image sets it (nestinit would set it anyway).
     local line="exec tests/e2e/in-cgroup ${procs[*]} -- $work/ctr --init $init --scratch $run/root"
     line+=" --pidfile $pidfile --volume $rootfs --cgroupns --devpts --bind-file /dev/stdin:/dev/console"
     line+=" -- /sbin/init systemd.getty_auto=0 >$run/stdout 2>$run/stderr"
@@ -130,7 +130,7 @@ boot() {
 
 for ((i = 1; i <= boots; i++)); do
     boot nestinit
-    boot seed-cxx
+    boot cxx
 done
 
 # stats FILE COLUMN: "median [min–max]" in seconds.
@@ -143,10 +143,10 @@ stats() {
         }'
 }
 printf '%-26s %5s   %-28s %s\n' init boots "launch -> running" "poweroff -> exit"
-for kind in nestinit seed-cxx; do
+for kind in nestinit cxx; do
     label=$kind
     [[ $kind == nestinit ]] && label="nestinit ($(stat -c %s target/release/nestinit) B)"
-    [[ $kind == seed-cxx ]] && label="seed C++ /init ($(stat -c %s "$work/seed-init") B)"
+    [[ $kind == cxx ]] && label="C++ /init ($(stat -c %s "$work/cxx-init") B)"
     printf '%-26s %5s   %-28s %s\n' "$label" "$(wc -l <"$work/$kind.times")" \
         "$(stats "$work/$kind.times" 1)" "$(stats "$work/$kind.times" 2)"
 done

@@ -260,7 +260,7 @@ impl Drop for Podman {
     }
 }
 
-/// A container run from the nestinit image with the flags of DESIGN.md "Testing", a terminal
+/// A container run from the nestinit image with the flags of docs/design.md#testing, a terminal
 /// (its /dev/console) and the cached rootfs as /data00.
 pub struct PodmanGuest {
     podman: Podman,
@@ -398,7 +398,7 @@ impl KubeGuest {
         // (it reads containers.conf's `cgroupns` on v2 only) and kube play has no flag for
         // it. In the host's namespace systemd cannot find its cgroup ("Failed to allocate
         // manager object") and, worse, mounts cgroup2 with nsdelegate, which changes the
-        // host's cgroup2 for everyone (DESIGN.md "Testing"). Only a guest in a cgroup
+        // host's cgroup2 for everyone (docs/design.md#testing). Only a guest in a cgroup
         // namespace of its own is safe to play.
         assert!(
             guest_has_own_cgroupns(s),

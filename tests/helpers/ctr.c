@@ -1,5 +1,5 @@
-/* ctr: a throwaway test container with nestinit as its PID 1, built the way DESIGN.md
- * "Testing without harming the machine" describes.
+/* ctr: a throwaway test container with nestinit as its PID 1, built the way
+ * docs/design.md#testing ("Testing without harming the machine") describes.
  *
  *   ctr --init NESTINIT [options] -- ARGS...
  *
