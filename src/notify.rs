@@ -5,8 +5,8 @@
 //! assignments. Besides the documented `READY=1`, `STOPPING=1`, `STATUS=` and `EXIT_STATUS=`,
 //! systemd as a container's init sends `X_SYSTEMD_SHUTDOWN=reboot|poweroff|halt|kexec` right
 //! before it goes down and `X_SYSTEMD_SIGNALS_LEVEL=2` once its signal handlers are in place
-//! (systemd 257 does, 252 does not: docs/design.md#container-interface). Lines that mean nothing here are ignored, as
-//! systemd ignores keys it does not know.
+//! (systemd 257 does, 252 does not: docs/design.md#container-interface). Lines that mean
+//! nothing here are ignored, as systemd ignores keys it does not know.
 
 use crate::exit::GuestEnd;
 use crate::signals::parse_int;
