@@ -92,9 +92,12 @@ pub fn enter_root(table: &Table, root: &CStr, how: Carry) -> Step<Option<Entered
         if how == Carry::Bind {
             return Ok(None);
         }
-        // The container's root: the fresh proc goes over its /proc.
-        let proc_dir =
-            open_target(open_root(root)?.as_fd(), b"/proc", true)?.ok_or(Failed(code::SETUP))?;
+        // The container's root: the fresh proc goes over its /proc. A tmpfs /run for
+        // /run/host, unless something is mounted at or below /run already (it stays in place).
+        let rootfd = open_root(root)?;
+        let mounted = (0..table.len()).any(|i| plan::is_under(table.path(i), b"/run"));
+        crate::host::mount_run(rootfd.as_fd(), mounted)?;
+        let proc_dir = open_target(rootfd.as_fd(), b"/proc", true)?.ok_or(Failed(code::SETUP))?;
         return Ok(Some(Entered { proc_dir, old_proc: None }));
     }
     // pivot_root needs a mount point: bind the root onto itself (recursively, keeping the

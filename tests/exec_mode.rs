@@ -925,3 +925,16 @@ fn readiness_is_reported_to_nestinits_own_notify_socket() {
     assert_eq!(next(), "STOPPING=1\nSTATUS=guest stopping");
     assert_eq!(ctr.wait().code, 0);
 }
+
+/// `--root /`: the guest runs on the container's own root, and gets /run/host there too (on
+/// the container's /run, in the guest's mount namespace only).
+#[test]
+fn a_guest_on_the_containers_root_gets_run_host_too() {
+    let fs = Rootfs::busybox();
+    let args = ["--root", "/", "--", "/data00/bin/guest", "report", "/run/host/container-manager"];
+    let out = Ctr::new(&fs).init(&args).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = out.report();
+    assert_eq!(r.file("/run/host/container-manager"), "nestinit\n");
+    assert_eq!(r.env_var("NOTIFY_SOCKET"), Some("/run/host/notify"));
+}
