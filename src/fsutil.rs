@@ -62,3 +62,19 @@ pub fn read_chunks(path: &CStr, f: &mut dyn FnMut(&[u8])) -> Result<(), Errno> {
         }
     }
 }
+
+/// One component, `O_PATH | O_NOFOLLOW`; a symlink (which that combination opens rather than
+/// follows) is `ELOOP`.
+pub fn open_nofollow(parent: rustix::fd::BorrowedFd<'_>, name: &CStr) -> Result<OwnedFd, Errno> {
+    let fd = rustix::fs::openat(
+        parent,
+        name,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let st = rustix::fs::fstat(&fd)?;
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink {
+        return Err(Errno::LOOP);
+    }
+    Ok(fd)
+}

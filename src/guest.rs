@@ -96,7 +96,7 @@ pub fn enter_root(table: &Table, root: &CStr, how: Carry) -> Step<Option<Entered
         // /run/host, unless something is mounted at or below /run already (it stays in place).
         let rootfd = open_root(root)?;
         let mounted = (0..table.len()).any(|i| plan::is_under(table.path(i), b"/run"));
-        crate::host::mount_run(rootfd.as_fd(), mounted)?;
+        crate::host::mount_run(rootfd.as_fd(), mounted);
         let proc_dir = open_target(rootfd.as_fd(), b"/proc", true)?.ok_or(Failed(code::SETUP))?;
         return Ok(Some(Entered { proc_dir, old_proc: None }));
     }
@@ -115,7 +115,7 @@ pub fn enter_root(table: &Table, root: &CStr, how: Carry) -> Step<Option<Entered
         // One of the volume's own, or the container's, carried there next.
         let mounted = run.map_or(true, |run| table.find(run.to_bytes()).is_some())
             || table.find(b"/run").is_some();
-        crate::host::mount_run(rootfd.as_fd(), mounted)?;
+        crate::host::mount_run(rootfd.as_fd(), mounted);
     }
     carry_mounts(table, bytes, rootfd.as_fd(), how)?;
     let proc_dir = open_target(rootfd.as_fd(), b"/proc", true)?.ok_or(Failed(code::SETUP))?;
@@ -229,7 +229,7 @@ fn open_target(rootfd: BorrowedFd<'_>, path: &[u8], dir: bool) -> Step<Option<Ow
             let mut buf = [0u8; 256];
             let name = crate::fsutil::path(&mut buf, "%", &[Arg::Str(comp)])?;
             let parent = cur.as_fd();
-            let created = match open_nofollow(parent, name) {
+            let created = match crate::fsutil::open_nofollow(parent, name) {
                 Err(Errno::LOOP) if !dir && next.is_none() => return Ok(None),
                 Err(Errno::NOENT) if dir || next.is_some() => {
                     rustix::fs::mkdirat(parent, name, Mode::from_raw_mode(0o755))
@@ -251,7 +251,7 @@ fn open_target(rootfd: BorrowedFd<'_>, path: &[u8], dir: bool) -> Step<Option<Ow
                 }
             };
             match created {
-                Ok(()) | Err(Errno::EXIST) => cur = open_nofollow(parent, name)?,
+                Ok(()) | Err(Errno::EXIST) => cur = crate::fsutil::open_nofollow(parent, name)?,
                 Err(e) => return Err(e),
             }
         }
@@ -265,22 +265,6 @@ fn open_target(rootfd: BorrowedFd<'_>, path: &[u8], dir: bool) -> Step<Option<Ow
         };
         setup_err(path, e, template)
     })
-}
-
-/// One component, `O_PATH | O_NOFOLLOW`; a symlink (which that combination opens rather than
-/// follows) is `ELOOP`.
-pub fn open_nofollow(parent: BorrowedFd<'_>, name: &CStr) -> Result<OwnedFd, Errno> {
-    let fd = rustix::fs::openat(
-        parent,
-        name,
-        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    let st = rustix::fs::fstat(&fd)?;
-    if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-        return Err(Errno::LOOP);
-    }
-    Ok(fd)
 }
 
 /// Makes `root` the new `/`. Moved mounts (nested mode): pivot_root and detach the old root,

@@ -8,7 +8,6 @@
 //! failure here is a warning, never the end of a boot: a guest without the socket boots as
 //! it would without nestinit's help.
 
-use crate::guest::{self, Step};
 use crate::log;
 use crate::rt::Vector;
 use core::mem::MaybeUninit;
@@ -57,15 +56,15 @@ const BOTH: MoveMountFlags =
 /// guest's `/run`, unless the volume mounts one there itself. systemd mounts its own on a
 /// `/run` that is no mount point, which would hide `/run/host`; systemd-nspawn mounts it for
 /// the same reason. The options are systemd's own for `/run` (mount-setup.c).
-pub fn mount_run(rootfd: BorrowedFd<'_>, mounted: bool) -> Step {
+pub fn mount_run(rootfd: BorrowedFd<'_>, mounted: bool) {
     if mounted {
-        return Ok(());
+        return;
     }
     let done = (|| {
-        let run = match guest::open_nofollow(rootfd, c"run") {
+        let run = match crate::fsutil::open_nofollow(rootfd, c"run") {
             Err(Errno::NOENT) => {
                 rustix::fs::mkdirat(rootfd, c"run", Mode::from_raw_mode(0o755))?;
-                guest::open_nofollow(rootfd, c"run")?
+                crate::fsutil::open_nofollow(rootfd, c"run")?
             }
             other => other?,
         };
@@ -84,7 +83,6 @@ pub fn mount_run(rootfd: BorrowedFd<'_>, mounted: bool) -> Step {
     if let Err(e) = done {
         log::fail_on(b"/run", e, "warning: tmpfs on the guest's %: %: no /run/host for the guest");
     }
-    Ok(())
 }
 
 /// In the boot process, in the guest's root with its own `/proc`: a read-only tmpfs on
@@ -103,7 +101,7 @@ pub fn provide(sock: Option<BorrowedFd<'_>>, uuid: &[u8; 36]) -> bool {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(e),
         }
-        let target = guest::open_nofollow(run.as_fd(), c"host")?;
+        let target = crate::fsutil::open_nofollow(run.as_fd(), c"host")?;
         let attrs = A::MOUNT_ATTR_NOSUID | A::MOUNT_ATTR_NODEV | A::MOUNT_ATTR_NOEXEC;
         let host = tmpfs("mode=0755 size=64k nr_inodes=16", attrs)?;
         for (name, content) in
