@@ -164,12 +164,26 @@ fn state() -> Option<State> {
     fsutil::read_file(c"/proc/1/comm", &mut comm).ok().and_then(State::from_comm)
 }
 
+/// [`state`], where a guest that announces no readiness counts as ready once it runs: PID 1
+/// publishes that only after it has seen the guest's exec.
+fn state_of(guest: Option<&Guest>) -> Option<State> {
+    match (state(), guest) {
+        (Some(State::Starting), Some(g)) if !crate::host::announces_readiness(g.pid) => {
+            Some(State::Ready)
+        }
+        (s, _) => s,
+    }
+}
+
 /// `exec --wait`: waits at most `secs` for the guest to be ready, looking every 20 ms. No
 /// wait when PID 1 publishes no state.
 fn wait_ready(secs: u32) -> Result<(), i32> {
     let deadline = sys::monotonic_ns().saturating_add(u64::from(secs) * 1_000_000_000);
     loop {
-        let now = state();
+        let now = match state() {
+            Some(State::Starting) => state_of(find_guest().ok().flatten().as_ref()),
+            s => s,
+        };
         match now {
             Some(State::Ready) | None => return Ok(()),
             Some(s) if sys::monotonic_ns() >= deadline => {
@@ -190,7 +204,7 @@ fn wait_ready(secs: u32) -> Result<(), i32> {
 fn status(g: &Guest, ready: bool) -> i32 {
     let mut buf = [0u8; 1024];
     let mut out = Line::new(&mut buf);
-    let state = state();
+    let state = state_of(Some(g));
     out.fmt("guest pid %\n", &[Arg::Num(i64::from(g.pid))]);
     if let Some(s) = state {
         out.fmt("state %\n", &[Arg::Str(s.word().as_bytes())]);

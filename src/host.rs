@@ -208,3 +208,18 @@ impl Outward {
         }
     }
 }
+
+/// Whether the guest init `pid` announces its readiness (is systemd): see
+/// [`nestinit::notify::announces_readiness`].
+pub fn announces_readiness(pid: i32) -> bool {
+    let mut path = [0u8; 48];
+    let mut exe = [0u8; 256];
+    let Ok(path) = crate::fsutil::path(&mut path, "/proc/%/exe", &[Arg::Num(i64::from(pid))])
+    else {
+        return false;
+    };
+    rustix::fs::readlinkat_raw(rustix::fs::CWD, path, &mut exe[..])
+        .ok()
+        .and_then(|n| exe.get(..n))
+        .is_some_and(nestinit::notify::announces_readiness)
+}

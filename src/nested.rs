@@ -142,7 +142,7 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
         if sup.notify.as_ref().is_some_and(|s| !bound(s.as_fd())) {
             sup.notify = None;
         }
-        if sup.notify.is_none() || !announces_readiness(pid) {
+        if sup.notify.is_none() || !crate::host::announces_readiness(pid) {
             sup.publish(State::Ready);
         }
         let Event::Ended(ended) = sup.wait_main() else {
@@ -190,21 +190,6 @@ fn bound(sock: BorrowedFd<'_>) -> bool {
         }
         Err(_) => false,
     }
-}
-
-/// Whether the guest init `pid` announces its readiness (is systemd): see
-/// [`notify::announces_readiness`].
-fn announces_readiness(pid: i32) -> bool {
-    let mut path = [0u8; 48];
-    let mut exe = [0u8; 256];
-    let Ok(path) = crate::fsutil::path(&mut path, "/proc/%/exe", &[Arg::Num(i64::from(pid))])
-    else {
-        return false;
-    };
-    rustix::fs::readlinkat_raw(rustix::fs::CWD, path, &mut exe[..])
-        .ok()
-        .and_then(|n| exe.get(..n))
-        .is_some_and(notify::announces_readiness)
 }
 
 /// One lifecycle line: how the guest ended, then what happens next (`then` and its value).
