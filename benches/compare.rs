@@ -17,6 +17,9 @@ use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+#[path = "compare/guests.rs"]
+mod guests;
+
 /// Where an init comes from.
 #[derive(Clone, Copy)]
 enum Exe {
@@ -103,6 +106,12 @@ struct Settings {
     strace_runs: usize,
     filter: Option<String>,
     install: bool,
+    /// `BENCH_WORKLOADS`: lower-case names (w1..w9, mem) to run; None: all.
+    workloads: Option<Vec<String>>,
+    w7_rounds: usize,
+    w7_calls: usize,
+    boot_rounds: usize,
+    boot_timeout_s: usize,
 }
 
 impl Settings {
@@ -122,7 +131,29 @@ impl Settings {
             strace_runs: num("BENCH_STRACE_RUNS", 3),
             filter: std::env::var("BENCH_INITS").ok().filter(|s| !s.is_empty()),
             install: std::env::var("BENCH_NO_INSTALL").map_or(true, |v| v.is_empty() || v == "0"),
+            workloads: std::env::var("BENCH_WORKLOADS").ok().filter(|s| !s.trim().is_empty()).map(
+                |s| {
+                    s.split(',')
+                        .map(|w| w.trim().to_lowercase())
+                        .filter(|w| !w.is_empty())
+                        .collect()
+                },
+            ),
+            w7_rounds: num("BENCH_W7_ROUNDS", 5).max(1),
+            w7_calls: num("BENCH_W7_CALLS", 60).max(1),
+            boot_rounds: num("BENCH_BOOT_ROUNDS", 5).max(1),
+            boot_timeout_s: num("BENCH_BOOT_TIMEOUT_S", 120).max(1),
         }
+    }
+
+    /// Whether workload `w` (`w1`..`w9`, `mem`) is selected by `BENCH_WORKLOADS`.
+    fn wants(&self, w: &str) -> bool {
+        self.workloads.as_ref().map_or(true, |l| l.iter().any(|x| x == w))
+    }
+
+    /// Whether any of W1–W6 (the init comparison) is selected.
+    fn wants_inits(&self) -> bool {
+        ["w1", "w2", "w3", "w4", "w5", "w6", "mem"].iter().any(|w| self.wants(w))
     }
 }
 
@@ -250,13 +281,34 @@ fn run() -> Result<(), String> {
         general: Results::default(),
         skipped: Vec::new(),
     };
-    b.prepare()?;
-    b.static_facts();
-    b.exit_statuses();
-    b.syscalls();
-    b.timed_rounds();
-    b.orphan_rounds();
-    let report = b.report();
+    let mut report = String::new();
+    if b.set.wants_inits() {
+        b.prepare()?;
+        if b.set.wants("w5") {
+            b.static_facts();
+        }
+        if b.set.wants("w4") {
+            b.exit_statuses();
+        }
+        if b.set.wants("w6") {
+            b.syscalls();
+        }
+        if ["w1", "w3", "mem"].iter().any(|w| b.set.wants(w)) {
+            b.timed_rounds();
+        }
+        if b.set.wants("w2") {
+            b.orphan_rounds();
+        }
+        report = b.report();
+    } else if !is_root() {
+        return Err("run as root: namespaces and /proc mounts need it".into());
+    } else {
+        let _ = writeln!(report, "# nestinit compared with the inits in use today\n");
+        let _ = writeln!(report, "{}\n", machine());
+    }
+    if ["w7", "w8", "w9"].iter().any(|w| b.set.wants(w)) {
+        report.push_str(&b.guest_workloads()?);
+    }
     let dir = b.target.join("bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join("report.md");
@@ -843,6 +895,46 @@ impl Bench {
                 }
             }
         }
+    }
+
+    // ---- W7, W8, W9: nestinit as a guest's init (benches/compare/guests.rs) -----------------
+
+    fn guest_workloads(&self) -> Result<String, String> {
+        let nestinit = self.nestinit()?;
+        let nestinit =
+            std::fs::canonicalize(&nestinit).map_err(|e| format!("{}: {e}", nestinit.display()))?;
+        let k = guests::Knobs {
+            w7_rounds: self.set.w7_rounds,
+            w7_calls: self.set.w7_calls,
+            boot_rounds: self.set.boot_rounds,
+            boot_timeout: std::time::Duration::from_secs(self.set.boot_timeout_s as u64),
+            install: self.set.install,
+        };
+        let mut notes = Vec::new();
+        let mut s = String::new();
+        let _ = writeln!(s, "\n## W7–W9: nestinit as the init of a running guest\n");
+        let _ = writeln!(
+            s,
+            "Settings: W7 {} rounds × {} calls of each command (alternated call by call); \
+             W8/W9 {} rounds of 5 boots (nestinit poweroff, systemd poweroff, nestinit stop, \
+             systemd stop, systemd+SIGRTMIN+3 stop; the start rotating). Cells: median \
+             (min–max) over rounds; ratios within each round. Method: `benches/README.md`.\n",
+            k.w7_rounds, k.w7_calls, k.boot_rounds
+        );
+        if self.set.wants("w7") {
+            s.push_str(&guests::w7(&self.root, &self.target, &nestinit, &k, &mut notes));
+        }
+        if self.set.wants("w8") || self.set.wants("w9") {
+            s.push('\n');
+            s.push_str(&guests::w8_w9(&self.root, &self.target, &nestinit, &k, &mut notes));
+        }
+        if !notes.is_empty() {
+            let _ = writeln!(s, "\n### Notes (W7–W9)\n");
+            for n in notes {
+                let _ = writeln!(s, "- {n}");
+            }
+        }
+        Ok(s)
     }
 
     // ---- the report -----------------------------------------------------------------------
