@@ -52,6 +52,9 @@ pub struct Config<'a> {
     pub cmd: usize,
 }
 
+/// How a [`UsageError`] is printed: what, the value, what is accepted.
+pub const USAGE_ERROR: &str = "usage: bad % '%': expected % (see --help)";
+
 /// A bad value: printed as `nestinit: usage: bad <what> '<value>': expected <accepted>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UsageError<'a> {

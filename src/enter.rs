@@ -67,7 +67,9 @@ fn is_guest(pid: i32) -> Result<Option<procfs::Stat>, i32> {
     }
     // The boot process is in the guest's namespaces before its root is: not a guest yet.
     let mut comm = [0u8; 32];
-    if fsutil::read_proc(pid, "comm", &mut comm) == Some(crate::nested::BOOT_NAME) {
+    let boot = nestinit::notify::BOOT_COMM.to_bytes();
+    let name = fsutil::read_proc(pid, "comm", &mut comm);
+    if name.and_then(|n| n.strip_suffix(b"\n")) == Some(boot) {
         return Ok(None);
     }
     let mut path = [0u8; 48];

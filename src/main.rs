@@ -7,6 +7,7 @@
 
 mod cgroup;
 mod child;
+mod chroot;
 mod enter;
 mod fsutil;
 mod guest;
@@ -49,9 +50,6 @@ Exit: the guest's status or 128+signal; 0 poweroff or halt; 133 reboot with --on
 exit; 2 usage; 3 no guest; 125 setup failed; 126 cannot execute; 127 not found.
 ";
 
-/// A bad option value: what, the value, what is accepted.
-const USAGE_ERROR: &str = "usage: bad % '%': expected % (see --help)";
-
 /// Called by the runtime with the kernel's argument and environment vectors.
 fn main(argv: Vector, envp: Vector) -> i32 {
     // Borrowed, not moved out: moving the configuration out of the result costs a copy.
@@ -61,7 +59,7 @@ fn main(argv: Vector, envp: Vector) -> i32 {
         Err(e) => {
             log::say(
                 log::ERROR,
-                USAGE_ERROR,
+                config::USAGE_ERROR,
                 &[Arg::Str(e.what), Arg::Str(e.value), Arg::Str(e.accepted.as_bytes())],
             );
             return code::USAGE;
@@ -85,6 +83,6 @@ fn main(argv: Vector, envp: Vector) -> i32 {
         (Action::Exec | Action::GetShell | Action::Status, _) => enter::run(cfg, cmd, envp),
         (Action::Supervise, Mode::Child) => child::run(cfg, cmd, envp),
         (Action::Supervise, Mode::Nested) => nested::run(cfg, cmd, envp),
-        (Action::Supervise, Mode::Chroot) => nested::chroot(cfg, cmd, envp),
+        (Action::Supervise, Mode::Chroot) => chroot::run(cfg, cmd, envp),
     }
 }

@@ -1,13 +1,9 @@
-//! `--mode nested` (the default) and `--mode chroot`.
-//!
-//! Nested: the supervisor clones a child into new mount and PID namespaces; the child carries
-//! the container's mounts into the root volume, switches root, mounts a fresh `/proc` with the
-//! container's masks and execs the guest init, which becomes PID 1 of the new namespace. The
-//! supervisor then reads the guest's end: exit, crash, reboot (boot again or exit 133) or
-//! power-off (exit 0).
-//!
-//! Chroot: the variant without namespaces, as a bash `/init` does it: bind the mounts into
-//! the root, chroot, and exec the guest in place of nestinit.
+//! `--mode nested` (the default): the supervisor clones a child into new mount and PID
+//! namespaces; the child carries the container's mounts into the root volume, switches root,
+//! mounts a fresh `/proc` with the container's masks and execs the guest init, which becomes
+//! PID 1 of the new namespace. The supervisor then reads the guest's end: exit, crash, reboot
+//! (boot again or exit 133) or power-off (exit 0). `--mode chroot` (src/chroot.rs) shares the
+//! root and command helpers here.
 
 use crate::cgroup;
 use crate::fsutil::PATH_MAX;
@@ -32,7 +28,7 @@ use rustix::mount as m;
 /// The guest init when no CMD is given.
 const DEFAULT_INIT: [*const core::ffi::c_char; 2] = [c"/sbin/init".as_ptr(), core::ptr::null()];
 
-fn command(cmd: Vector) -> Vector {
+pub(crate) fn command(cmd: Vector) -> Vector {
     if cmd.iter().next().is_some() {
         cmd
     } else {
@@ -43,7 +39,7 @@ fn command(cmd: Vector) -> Vector {
 
 /// The guest's `container_uuid=` variable in `buf` (see [`crate::spawn::Env`]): one id for the
 /// container's life, across guest reboots.
-fn uuid_var<'b>(id: &[u8; 36], buf: &'b mut [u8; 52]) -> &'b CStr {
+pub(crate) fn uuid_var<'b>(id: &[u8; 36], buf: &'b mut [u8; 52]) -> &'b CStr {
     let mut line = Line::new(buf);
     line.fmt("container_uuid=%", &[Arg::Str(id)]);
     // 15 + 36 bytes and the NUL always fit.
@@ -52,7 +48,7 @@ fn uuid_var<'b>(id: &[u8; 36], buf: &'b mut [u8; 52]) -> &'b CStr {
 
 /// The normalised root path (`plan::normalize`) in `buf` as a C string, or exit 2 for a
 /// relative or odd one.
-fn normal_root<'b>(cfg: &Config<'_>, buf: &'b mut [u8]) -> Result<&'b CStr, i32> {
+pub(crate) fn normal_root<'b>(cfg: &Config<'_>, buf: &'b mut [u8]) -> Result<&'b CStr, i32> {
     let mut line = Line::new(buf);
     if plan::normalize(cfg.root.to_bytes(), &mut line) {
         if let Some(root) = line.into_cstr() {
@@ -62,7 +58,7 @@ fn normal_root<'b>(cfg: &Config<'_>, buf: &'b mut [u8]) -> Result<&'b CStr, i32>
     let accepted = Arg::Str(b"an absolute path without ..");
     log::say(
         log::ERROR,
-        crate::USAGE_ERROR,
+        nestinit::config::USAGE_ERROR,
         &[Arg::Str(b"--root"), Arg::Str(cfg.root.to_bytes()), accepted],
     );
     Err(code::USAGE)
@@ -248,7 +244,7 @@ fn launch(
     // guest. Ours comes back right after the fork.
     let mut own = [0u8; 17];
     let own = crate::fsutil::read_file(c"/proc/thread-self/comm", &mut own);
-    let _ = rustix::thread::set_name(c"nestinit-boot");
+    let _ = rustix::thread::set_name(nestinit::notify::BOOT_COMM);
     let forked = sys::fork(flags, true);
     if let Ok(sys::Forked::Parent { .. }) | Err(_) = forked {
         let mut name = [0u8; 17];
@@ -316,10 +312,6 @@ fn launch(
     }
 }
 
-/// The boot process's name (`/proc/PID/comm`) until the guest's exec replaces it: `exec`
-/// does not enter a guest still being set up.
-pub const BOOT_NAME: &[u8] = b"nestinit-boot\n";
-
 /// How a boot ended, as [`await_exec`] saw it.
 enum Started {
     Yes,
@@ -386,7 +378,7 @@ static mut TABLE: Table = Table::new();
 ///
 /// # Safety
 /// Only the boot process (or chroot mode) calls this, once, single-threaded.
-unsafe fn table() -> &'static mut Table {
+pub(crate) unsafe fn table() -> &'static mut Table {
     // SAFETY: the caller is the only user of TABLE in its address space (see above).
     unsafe { &mut *core::ptr::addr_of_mut!(TABLE) }
 }
@@ -435,32 +427,4 @@ fn boot(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>, said: Borrowed
     let socket = if crate::host::provide(notify, id) { GUEST_SOCKET } else { c"NOTIFY_SOCKET=" };
     log::write_all(said, &[EXEC_NEXT]);
     guest::exec_guest(cfg, cfg.drop_caps, cmd, envp, Some(&[uuid, socket]), inherited)
-}
-
-/// `--mode chroot`: bind the container's mounts into the root, bind `/proc`, chroot and exec
-/// the guest in place of nestinit, so it becomes the container's PID 1. Returns only on
-/// failure.
-#[inline(never)]
-pub fn chroot(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
-    let mut rootbuf = [0u8; PATH_MAX];
-    let root = match normal_root(cfg, &mut rootbuf) {
-        Ok(r) => r,
-        Err(c) => return c,
-    };
-    let id = guest::uuid();
-    let mut uuid = [0u8; 52];
-    let uuid = uuid_var(&id, &mut uuid);
-    // Nothing is blocked or reset in this mode: the guest inherits our state unchanged.
-    let mask = sys::sigprocmask(sys::How::Block, 0).unwrap_or(0);
-    let inherited = Inherited { mask, chld_ignored: false };
-    // SAFETY: chroot mode runs no other process that could use the table.
-    let table = unsafe { table() };
-    if root != c"/" {
-        if let Err(Failed(c)) = guest::read_mounts(table)
-            .and_then(|()| guest::enter_root(table, root, Carry::Bind).map(drop))
-        {
-            return c;
-        }
-    }
-    guest::exec_guest(cfg, cfg.drop_caps, command(cmd), envp, Some(&[uuid]), &inherited)
 }

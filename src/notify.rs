@@ -15,6 +15,10 @@ use core::ffi::CStr;
 /// Where the socket is in the guest, as `NOTIFY_SOCKET` names it there.
 pub const GUEST_SOCKET: &CStr = c"NOTIFY_SOCKET=/run/host/notify";
 
+/// The boot process's name until the guest's exec replaces it: `exec` does not enter a guest
+/// still being set up, and `status` does not describe it.
+pub const BOOT_COMM: &CStr = c"nestinit-boot";
+
 /// The guest as PID 1 knows it. PID 1 shows it as its own process name (`/proc/1/comm`), which
 /// `status` and `exec --wait` read: see [`State::comm`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
