@@ -14,7 +14,7 @@ use nestinit::text::Arg;
 pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     let mut sup = match supervise::start(cfg) {
         Ok(s) => s,
-        Err(c) => return c,
+        Err(crate::log::Failed(c)) => return c,
     };
     if cmd.iter().next().is_some() {
         match sys::fork(0, false) {

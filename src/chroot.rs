@@ -18,7 +18,7 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     let mut rootbuf = [0u8; PATH_MAX];
     let root = match nested::normal_root(cfg, &mut rootbuf) {
         Ok(r) => r,
-        Err(c) => return c,
+        Err(Failed(c)) => return c,
     };
     let id = guest::uuid();
     let mut uuid = [0u8; 52];

@@ -8,8 +8,9 @@
 //! root as working directory and no more capabilities than the guest init has.
 
 use crate::fsutil;
-use crate::guest::{self, Failed};
+use crate::guest;
 use crate::log;
+use crate::log::{Failed, Step};
 use crate::rt::Vector;
 use crate::spawn::Inherited;
 use crate::supervise::{Event, Supervisor};
@@ -57,7 +58,7 @@ fn ns_id(pid: i32, name: &[u8]) -> Option<(u64, u64)> {
 /// non-dumpable, and its `/proc/1/ns` is then closed to callers without CAP_SYS_PTRACE.
 /// `Err` when a child of PID 1 is there but its namespace cannot be read: the caller lacks
 /// the container's privileges, which is worth saying rather than "no guest".
-fn is_guest(pid: i32) -> Result<Option<procfs::Stat>, i32> {
+fn is_guest(pid: i32) -> Step<Option<procfs::Stat>> {
     let mut buf = [0u8; 1024];
     let Some(stat) = fsutil::read_proc(pid, "stat", &mut buf).and_then(procfs::parse_stat) else {
         return Ok(None);
@@ -83,7 +84,7 @@ fn is_guest(pid: i32) -> Result<Option<procfs::Stat>, i32> {
                 "read /proc/%/ns/pid: EACCES: run as root with the container's capabilities",
                 &[Arg::Num(i64::from(pid))],
             );
-            Err(code::SETUP)
+            Err(Failed(code::SETUP))
         }
         Err(_) => Ok(None),
     }
@@ -91,7 +92,7 @@ fn is_guest(pid: i32) -> Result<Option<procfs::Stat>, i32> {
 
 /// Scans `/proc` for the guest and pins it with a pidfd, then checks again through the pinned
 /// process: a PID recycled between the scan and `pidfd_open` is caught by the second look.
-fn find_guest() -> Result<Option<Guest>, i32> {
+fn find_guest() -> Step<Option<Guest>> {
     let Ok(dir) = rustix::fs::open(
         c"/proc",
         rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
@@ -116,12 +117,11 @@ fn find_guest() -> Result<Option<Guest>, i32> {
             // Gone since the scan.
             Err(rustix::io::Errno::SRCH) => continue,
             Err(e) => {
-                log::fail(
+                return Err(log::setup_failed(
                     e,
                     "pin the guest: pidfd_open: %: needs Linux 5.3 and a seccomp profile that \
                      allows it",
-                );
-                return Err(code::SETUP);
+                ));
             }
         };
         return Ok(is_guest(pid)?.map(|stat| Guest { pid, pidfd, stat }));
@@ -143,14 +143,14 @@ fn no_guest() -> i32 {
 #[inline(never)]
 pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     if let Some(secs) = cfg.wait {
-        if let Err(c) = wait_ready(secs) {
+        if let Err(Failed(c)) = wait_ready(secs) {
             return c;
         }
     }
     let guest = match find_guest() {
         Ok(Some(g)) => g,
         Ok(None) => return no_guest(),
-        Err(c) => return c,
+        Err(Failed(c)) => return c,
     };
     match cfg.action {
         Action::Status => status(&guest, cfg.ready),
@@ -179,7 +179,7 @@ fn state_of(guest: Option<&Guest>) -> Option<State> {
 
 /// `exec --wait`: waits at most `secs` for the guest to be ready, looking every 20 ms. No
 /// wait when PID 1 publishes no state.
-fn wait_ready(secs: u32) -> Result<(), i32> {
+fn wait_ready(secs: u32) -> Step {
     let deadline = sys::monotonic_ns().saturating_add(u64::from(secs) * 1_000_000_000);
     loop {
         let now = match state() {
@@ -194,7 +194,7 @@ fn wait_ready(secs: u32) -> Result<(), i32> {
                     "exec --wait: the guest is still % after % s: see /init status",
                     &[Arg::Str(s.word().as_bytes()), Arg::Num(i64::from(secs))],
                 );
-                return Err(code::NO_GUEST);
+                return Err(Failed(code::NO_GUEST));
             }
             Some(_) => crate::supervise::pause(20_000_000),
         }
@@ -313,7 +313,7 @@ fn enter(cfg: &Config<'_>, g: &Guest, cmd: Vector, envp: Vector) -> i32 {
                     let drop = cfg.drop_caps | !guest_caps;
                     guest::exec_guest(cfg, drop, cmd, envp, None, &inherited)
                 }
-                Err(c) => c,
+                Err(Failed(c)) => c,
             };
             sys::exit_group(c)
         }
@@ -366,9 +366,7 @@ fn before_joining(drop: u64, nnp: bool, keep: &OwnedFd) -> Result<(), Failed> {
 
 /// The child's working directory is the guest's root. Its descriptors were settled before
 /// joining ([`before_joining`]): 0-2, and the pidfd, which is close-on-exec.
-fn prepare_child() -> Result<(), i32> {
-    rustix::process::chdir(c"/").map_err(|e| {
-        log::fail(e, "chdir / in the guest: %: check the guest's root");
-        code::SETUP
-    })
+fn prepare_child() -> Step {
+    rustix::process::chdir(c"/")
+        .map_err(|e| log::setup_failed(e, "chdir / in the guest: %: check the guest's root"))
 }

@@ -19,10 +19,7 @@ use rustix::fs::{FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
 use rustix::mount::{self as m, MountFlags, MoveMountFlags, OpenTreeFlags};
 
-/// A failure already reported on stderr; carries the exit code.
-pub struct Failed(pub i32);
-
-pub type Step<T = ()> = Result<T, Failed>;
+pub use crate::log::{Failed, Step};
 
 /// Reports a setup error about `subject` (`template` as in [`log::fail_on`]): exit 125.
 pub fn setup_err(subject: &[u8], e: Errno, template: &str) -> Failed {
@@ -580,7 +577,7 @@ pub fn exec_guest(
 ) -> i32 {
     let env = match Env::build(envp, guest) {
         Ok(env) => env,
-        Err(c) => return c,
+        Err(Failed(c)) => return c,
     };
     if let Err(Failed(c)) = drop_caps(drop) {
         return c;

@@ -9,6 +9,18 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use nestinit::text::{Arg, Line};
 use rustix::io::Errno;
 
+/// A failure before the supervisor loop runs, already reported as its one line on stderr;
+/// carries the exit code the contract gives it. Every setup step returns [`Step`].
+pub struct Failed(pub i32);
+
+pub type Step<T = ()> = Result<T, Failed>;
+
+/// Reports `e` with `template` (as [`fail`]) and fails the setup: exit 125.
+pub fn setup_failed(e: Errno, template: &str) -> Failed {
+    fail(e, template);
+    Failed(nestinit::exit::code::SETUP)
+}
+
 pub const ERROR: u8 = 0;
 pub const NOTICE: u8 = 1;
 pub const INFO: u8 = 2;

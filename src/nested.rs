@@ -48,7 +48,7 @@ pub(crate) fn uuid_var<'b>(id: &[u8; 36], buf: &'b mut [u8; 52]) -> &'b CStr {
 
 /// The normalised root path (`plan::normalize`) in `buf` as a C string, or exit 2 for a
 /// relative or odd one.
-pub(crate) fn normal_root<'b>(cfg: &Config<'_>, buf: &'b mut [u8]) -> Result<&'b CStr, i32> {
+pub(crate) fn normal_root<'b>(cfg: &Config<'_>, buf: &'b mut [u8]) -> Step<&'b CStr> {
     let mut line = Line::new(buf);
     if plan::normalize(cfg.root.to_bytes(), &mut line) {
         if let Some(root) = line.into_cstr() {
@@ -61,7 +61,7 @@ pub(crate) fn normal_root<'b>(cfg: &Config<'_>, buf: &'b mut [u8]) -> Result<&'b
         nestinit::config::USAGE_ERROR,
         &[Arg::Str(b"--root"), Arg::Str(cfg.root.to_bytes()), accepted],
     );
-    Err(code::USAGE)
+    Err(Failed(code::USAGE))
 }
 
 /// The supervisor of nested mode. Out of line, like every mode's entry: their buffers (the
@@ -71,11 +71,11 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
     let mut rootbuf = [0u8; PATH_MAX];
     let root = match normal_root(cfg, &mut rootbuf) {
         Ok(r) => r,
-        Err(c) => return c,
+        Err(Failed(c)) => return c,
     };
     let mut sup = match supervise::start(cfg) {
         Ok(s) => s,
-        Err(c) => return c,
+        Err(Failed(c)) => return c,
     };
     // Non-dumpable, as runc makes its init before it joins a container: no process of the
     // guest (which may reach the container's /proc after a chroot fallback) may ptrace us or
@@ -120,7 +120,7 @@ pub fn run(cfg: &Config<'_>, cmd: Vector, envp: Vector) -> i32 {
                 log::say(log::NOTICE, "the guest could not start: powering off", &[]);
                 machine::act(MachineAction::PowerOff)
             }
-            Err(c) => {
+            Err(Failed(c)) => {
                 sup.drain();
                 return c;
             }
@@ -222,15 +222,9 @@ struct Guest<'a> {
 /// Clones the guest into new mount and PID namespaces and waits until it has exec'd its init
 /// (or failed: the child writes its exit code on a close-on-exec pipe, which an exec closes
 /// silently). Returns the guest's PID, or the exit code of a failed setup.
-fn launch(
-    guest: &Guest<'_>,
-    payload: Option<&rustix::fd::OwnedFd>,
-    machine: bool,
-) -> Result<i32, i32> {
-    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| {
-        log::fail(e, "pipe: %: check the file descriptor limit");
-        code::SETUP
-    })?;
+fn launch(guest: &Guest<'_>, payload: Option<&rustix::fd::OwnedFd>, machine: bool) -> Step<i32> {
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| log::setup_failed(e, "pipe: %: check the file descriptor limit"))?;
     // A cgroup namespace of its own too: runtimes that share the host's (podman kube play,
     // docker --cgroupns=host, Kubernetes on cgroup v1 nodes) would otherwise let systemd
     // mount cgroup2 with nsdelegate in the host's namespace, changing it for everyone, and
@@ -278,7 +272,7 @@ fn launch(
                 rustix::process::WaitOptions::empty(),
             );
             match outcome {
-                Started::No(code) => Err(code),
+                Started::No(code) => Err(Failed(code)),
                 _ => {
                     let end = status
                         .ok()
@@ -290,7 +284,7 @@ fn launch(
                          report this",
                         &[Arg::Num(i64::from(end.map_or(-1, |e| e.code())))],
                     );
-                    Err(code::SETUP)
+                    Err(Failed(code::SETUP))
                 }
             }
         }
@@ -307,7 +301,7 @@ fn launch(
                     _ => "clone namespaces: %: check the pids limit and memory",
                 },
             );
-            Err(code::SETUP)
+            Err(Failed(code::SETUP))
         }
     }
 }

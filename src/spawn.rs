@@ -57,14 +57,14 @@ pub struct Env {
 impl Env {
     /// `guest`: the guest's own `NAME=value` entries, `None` for a command that is no guest.
     /// Fails with one logged line and the setup exit code when the vector is full.
-    pub fn build(envp: Vector, guest: Option<&[&CStr]>) -> Result<&'static Env, i32> {
+    pub fn build(envp: Vector, guest: Option<&[&CStr]>) -> crate::log::Step<&'static Env> {
         Self::fill(envp, guest).map_err(|_| {
             log::say(
                 log::ERROR,
                 "environment: more than % variables: pass fewer",
                 &[Arg::Num(MAX_ENV as i64)],
             );
-            code::SETUP
+            crate::log::Failed(code::SETUP)
         })
     }
 

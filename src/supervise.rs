@@ -470,11 +470,9 @@ impl Supervisor {
 
 /// What every supervising mode does first: block signals (keeping what was inherited for the
 /// command), become subreaper unless PID 1. Failures here are fatal (exit 125).
-pub fn start(cfg: &Config<'_>) -> Result<Supervisor, i32> {
-    let inherited = crate::spawn::Inherited::capture().map_err(|e| {
-        log::fail(e, "block signals: %: check seccomp rules");
-        nestinit::exit::code::SETUP
-    })?;
+pub fn start(cfg: &Config<'_>) -> log::Step<Supervisor> {
+    let inherited = crate::spawn::Inherited::capture()
+        .map_err(|e| log::setup_failed(e, "block signals: %: check seccomp rules"))?;
     let pid1 = is_pid1();
     if !pid1 {
         // Orphans of the command re-parent to us rather than to the system's init, so we
