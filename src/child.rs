@@ -4,9 +4,9 @@
 
 use crate::guest;
 use crate::log;
-use crate::rt::Vector;
 use crate::supervise::{self, Event};
 use crate::sys;
+use crate::vector::Vector;
 use nestinit::config::Config;
 use nestinit::exit::code;
 use nestinit::text::Arg;

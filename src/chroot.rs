@@ -5,9 +5,9 @@
 use crate::fsutil::PATH_MAX;
 use crate::guest::{self, Carry, Failed};
 use crate::nested;
-use crate::rt::Vector;
 use crate::spawn::Inherited;
 use crate::sys;
+use crate::vector::Vector;
 use nestinit::config::Config;
 
 /// `--mode chroot`: bind the container's mounts into the root, bind `/proc`, chroot and exec

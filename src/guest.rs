@@ -6,8 +6,8 @@
 
 use crate::fsutil::PATH_MAX;
 use crate::log;
-use crate::rt::Vector;
 use crate::spawn::{self, Env, Inherited};
+use crate::vector::Vector;
 use core::ffi::CStr;
 use nestinit::config::{env_lookup, Config};
 use nestinit::exit::code;

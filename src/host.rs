@@ -9,7 +9,7 @@
 //! it would without nestinit's help.
 
 use crate::log;
-use crate::rt::Vector;
+use crate::vector::Vector;
 use core::mem::MaybeUninit;
 use nestinit::text::Arg;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};

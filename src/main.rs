@@ -19,11 +19,12 @@ mod rt;
 mod spawn;
 mod supervise;
 mod sys;
+mod vector;
 
 use nestinit::config::{self, Action, Mode};
 use nestinit::exit::code;
 use nestinit::text::Arg;
-use rt::Vector;
+use vector::Vector;
 
 const USAGE: &str = "\
 Usage: /init [OPTIONS] [--] [CMD [ARG...]]  boot CMD (default /sbin/init) as the guest

@@ -2,8 +2,8 @@
 //! PATH search. Shared by every mode and by `exec`.
 
 use crate::log;
-use crate::rt::Vector;
 use crate::sys;
+use crate::vector::Vector;
 use core::ffi::{c_char, CStr};
 use nestinit::exit::code;
 use nestinit::text::Arg;
